@@ -1,0 +1,115 @@
+// Package domain holds the types every part of nudge shares: programs, channels,
+// subscribers, schedules and the one error type that carries a code to the edge.
+// It depends on nothing but the standard library.
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Program names one series of messages. The names are used everywhere:
+// templates, API, CLI and Redis keys.
+type Program string
+
+// The programs nudge sends.
+const (
+	WeeklyCheckin  Program = "weekly-checkin"
+	Gratitude      Program = "gratitude"
+	MonthlyReview  Program = "monthly-review"
+	BetweenSession Program = "between-session"
+)
+
+// PublicPrograms are the programs a person can choose on the signup form, in
+// the order the form shows them.
+var PublicPrograms = []Program{WeeklyCheckin, Gratitude, MonthlyReview}
+
+// Valid reports whether p is a program nudge knows.
+func (p Program) Valid() bool {
+	switch p {
+	case WeeklyCheckin, Gratitude, MonthlyReview, BetweenSession:
+		return true
+	}
+	return false
+}
+
+// Channel is how a message reaches a person.
+type Channel string
+
+// The channels nudge delivers over.
+const (
+	Email Channel = "email"
+	SMS   Channel = "sms"
+)
+
+// Status is where a subscriber stands.
+type Status string
+
+// Subscriber statuses.
+const (
+	// Pending: signed up, has not confirmed; nothing but the confirmation is sent.
+	Pending Status = "pending"
+	// Active: confirmed; schedules are planned.
+	Active Status = "active"
+	// Unsubscribed: opted out of everything; nothing is sent.
+	Unsubscribed Status = "unsubscribed"
+)
+
+// Subscriber is one person on the public list.
+type Subscriber struct {
+	ID          string
+	FirstName   string
+	Email       string
+	TimeZone    string // IANA name
+	Locale      string // "en", "es"
+	Status      Status
+	CreatedAt   time.Time
+	ConfirmedAt time.Time // zero until confirmed
+}
+
+// Schedule is one program's rule for one subscriber.
+type Schedule struct {
+	SubscriberID string
+	Program      Program
+	Rule         string // as written everywhere, e.g. "weekly:sun@09:00"
+	// Version grows with every change of the schedule; a queued task carries
+	// the version it was planned from, and a task for an older version is not sent.
+	Version int64
+	// Step is the index of the next message in the program's series.
+	Step int64
+	// Next is the next planned instant; zero when the schedule is not planned.
+	Next time.Time
+}
+
+// Error codes. Each maps to one HTTP status at the edge.
+const (
+	ErrInvalid   = "invalid"   // the input is wrong; the message says how
+	ErrNotFound  = "not_found" // no such thing, or not yours
+	ErrConflict  = "conflict"  // it exists already
+	ErrExpired   = "expired"   // a link or token is too old
+	ErrForbidden = "forbidden" // not allowed
+	ErrInternal  = "internal"  // our fault; logged, never shown in detail
+)
+
+// Error is an error a person can be shown: a code and a message.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or ErrInternal.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ErrInternal
+}
