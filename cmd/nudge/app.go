@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/config"
+	"github.com/nudgehq/nudge/internal/email"
+	"github.com/nudgehq/nudge/internal/links"
+	"github.com/nudgehq/nudge/internal/outbox"
+	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/subscription"
+	"github.com/nudgehq/nudge/internal/token"
+	"github.com/nudgehq/nudge/internal/web"
+	"github.com/nudgehq/nudge/scheduler"
+	"github.com/nudgehq/nudge/templates"
+	"github.com/nudgehq/nudge/worker"
+	"github.com/redis/go-redis/v9"
+)
+
+// Role is the part of nudge a process runs.
+type Role string
+
+// Roles: one process may run all of them, or one each.
+const (
+	RoleAll       Role = "run"
+	RoleServe     Role = "serve"
+	RoleWorker    Role = "worker"
+	RoleScheduler Role = "scheduler"
+)
+
+func (r Role) serves() bool   { return r == RoleAll || r == RoleServe }
+func (r Role) works() bool    { return r == RoleAll || r == RoleWorker }
+func (r Role) plans() bool    { return r == RoleAll || r == RoleScheduler }
+func (r Role) String() string { return string(r) }
+
+// App is one nudge process: its Redis connection and the parts its role runs.
+// Build it with NewApp, run it with Run, release it with Close.
+type App struct {
+	cfg    config.Config
+	now    func() time.Time
+	logger *slog.Logger
+
+	mini  *miniredis.Miniredis // the embedded Redis, when no NUDGE_REDIS_URL
+	rdb   *redis.Client
+	store *store.Store
+	queue *asynq.Client
+	email worker.EmailSender
+	smtp  *email.SMTP
+	box   *outbox.Outbox
+
+	library  *templates.Library
+	renderer *render.Renderer
+	signer   *token.Signer
+	links    *links.Builder
+
+	mu   sync.Mutex
+	addr net.Addr
+}
+
+// NewApp connects to Redis (or starts the embedded one), loads the message
+// library and builds the channels. now is the clock every part uses.
+func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *App, err error) {
+	a = &App{cfg: cfg, now: now, logger: logger}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	opts := cfg.Redis
+	if cfg.EmbeddedRedis() {
+		a.mini = miniredis.NewMiniRedis()
+		if err := a.mini.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("start embedded redis: %w", err)
+		}
+		logger.Warn("using an embedded in-process Redis: NOTHING IS KEPT when nudge stops; set NUDGE_REDIS_URL to keep data", "addr", a.mini.Addr())
+		opts = &redis.Options{Addr: a.mini.Addr()}
+	}
+	a.rdb = redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("connect to redis: %w", err)
+	}
+	if !cfg.EmbeddedRedis() {
+		checkRedisSettings(ctx, a.rdb, logger)
+	}
+	a.store = store.New(a.rdb, cfg.RedisPrefix)
+	a.queue = asynq.NewClientFromRedisClient(a.rdb)
+
+	if a.library, err = templates.Default(); err != nil {
+		return nil, fmt.Errorf("load message library: %w", err)
+	}
+	a.renderer = render.New(a.library, render.Options{
+		ServiceName: "nudge", PostalAddress: cfg.PostalAddress, CrisisLine: render.DefaultCrisisLines(),
+	})
+	a.signer = token.NewSigner([]byte(cfg.Secret))
+	a.links = links.New(cfg.URL(""), a.signer, now)
+
+	if cfg.DevOutbox() {
+		a.box = outbox.New(a.rdb, cfg.RedisPrefix, now)
+		a.email = a.box
+		logger.Warn("no NUDGE_SMTP_HOST: email goes to the dev outbox", "url", cfg.URL("/dev/outbox"))
+	} else {
+		a.smtp, err = email.NewSMTP(email.SMTPConfig{
+			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: string(cfg.SMTP.Username), Password: string(cfg.SMTP.Password),
+			TLS: cfg.SMTP.TLS, PoolSize: cfg.SMTP.PoolSize, HELO: cfg.BaseURL.Hostname(), Timeout: 30 * time.Second,
+		}, logger)
+		if err != nil {
+			return nil, fmt.Errorf("set up smtp: %w", err)
+		}
+		a.email = a.smtp
+	}
+	return a, nil
+}
+
+// checkRedisSettings warns about settings that lose data or break asynq.
+func checkRedisSettings(ctx context.Context, rdb *redis.Client, logger *slog.Logger) {
+	policy, err := rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		logger.Warn("could not read redis maxmemory-policy (CONFIG may be disabled); it must be noeviction", "err", err)
+		return
+	}
+	if p := policy["maxmemory-policy"]; p != "noeviction" {
+		logger.Warn("redis maxmemory-policy should be noeviction: with "+p+" Redis may drop subscribers and queued messages under memory pressure", "maxmemory_policy", p)
+	}
+}
+
+// Addr is the address the HTTP server listens on, once it does.
+func (a *App) Addr() net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addr
+}
+
+// Run runs the role's parts until ctx is cancelled, then stops them in order:
+// the HTTP server stops taking requests, the planner stops planning, and the
+// worker lets in-flight sends finish. It returns nil after a clean stop.
+// ready, if not nil, is called once the HTTP server listens (or at once when
+// the role serves no HTTP).
+func (a *App) Run(ctx context.Context, role Role, ready func()) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	var srv *http.Server
+	if role.serves() {
+		h, err := a.webHandler()
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
+		}
+		a.mu.Lock()
+		a.addr = ln.Addr()
+		a.mu.Unlock()
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		wg.Go(func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("http: %w", err))
+				stop()
+			}
+		})
+		a.logger.Info("http listening", "addr", ln.Addr().String(), "base_url", a.cfg.URL(""))
+	}
+
+	var srvWorker *asynq.Server
+	if role.works() {
+		h := worker.New(worker.Deps{
+			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links, Email: a.email,
+			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
+		})
+		srvWorker = worker.NewServer(a.rdb, worker.ServerConfig{Concurrency: a.cfg.WorkerConcurrency, Logger: a.logger})
+		if err := srvWorker.Start(h.Mux()); err != nil {
+			stop()
+			wg.Wait()
+			return fmt.Errorf("start worker: %w", err)
+		}
+		a.logger.Info("worker started", "concurrency", a.cfg.WorkerConcurrency)
+	}
+
+	if role.plans() {
+		p := scheduler.NewPlanner(scheduler.PlannerConfig{
+			Store: a.store, Enqueuer: a.queue, Now: a.now, Logger: a.logger.With("component", "planner"),
+			Interval: a.cfg.PlannerInterval, Horizon: a.cfg.PlannerHorizon, Grace: a.cfg.GraceWindow,
+		})
+		wg.Go(func() {
+			if err := p.Run(ctx); err != nil {
+				fail(fmt.Errorf("planner: %w", err))
+			}
+		})
+		a.logger.Info("planner started", "interval", a.cfg.PlannerInterval.String())
+	}
+
+	if ready != nil {
+		ready()
+	}
+	<-ctx.Done()
+	a.logger.Info("stopping", "role", role.String())
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := srv.Shutdown(sctx); err != nil {
+			fail(fmt.Errorf("http shutdown: %w", err))
+		}
+		cancel()
+	}
+	wg.Wait() // the planner returns once ctx is done
+	if srvWorker != nil {
+		srvWorker.Shutdown() // waits up to worker.ShutdownTimeout for in-flight sends
+	}
+	a.logger.Info("stopped", "role", role.String())
+	return errors.Join(errs...)
+}
+
+func (a *App) webHandler() (http.Handler, error) {
+	s, err := web.New(web.Deps{
+		Subscriptions: subscription.New(a.store, a.queue, a.now, a.logger),
+		Store:         a.store,
+		Signer:        a.signer,
+		Outbox:        a.box,
+		Zones:         scheduler.Zones(),
+		DefaultZone:   "UTC",
+		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
+		Now:           a.now,
+		Logger:        a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build web tier: %w", err)
+	}
+	return s.Handler(), nil
+}
+
+// Close releases connections and stops the embedded Redis.
+func (a *App) Close() {
+	if a.smtp != nil {
+		a.smtp.Close()
+	}
+	if a.rdb != nil {
+		a.rdb.Close()
+	}
+	if a.mini != nil {
+		a.mini.Close()
+	}
+}

@@ -1,0 +1,59 @@
+// Package links builds the absolute, signed links that messages and pages
+// carry: confirm, manage and unsubscribe. Every link starts at the configured
+// base URL and carries an expiring token, never a guessable id.
+package links
+
+import (
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nudgehq/nudge/internal/token"
+)
+
+// How long each kind of link works.
+const (
+	ConfirmTTL     = 7 * 24 * time.Hour
+	ManageTTL      = 400 * 24 * time.Hour
+	UnsubscribeTTL = 2 * 365 * 24 * time.Hour
+)
+
+// Builder makes links for one base URL.
+type Builder struct {
+	base   string
+	signer *token.Signer
+	now    func() time.Time
+}
+
+// New returns a Builder. base is an absolute URL without a trailing slash.
+func New(base string, signer *token.Signer, now func() time.Time) *Builder {
+	return &Builder{base: strings.TrimRight(base, "/"), signer: signer, now: now}
+}
+
+func (b *Builder) link(path string, p token.Purpose, id string, ttl time.Duration) string {
+	return b.base + path + url.PathEscape(b.signer.Sign(p, id, b.now().Add(ttl)))
+}
+
+// Confirm is the double opt-in link.
+func (b *Builder) Confirm(id string) string {
+	return b.link("/confirm/", token.Confirm, id, ConfirmTTL)
+}
+
+// Manage is the preference-centre link in every footer.
+func (b *Builder) Manage(id string) string {
+	return b.link("/manage/", token.Manage, id, ManageTTL)
+}
+
+// Unsubscribe is the footer link and the RFC 8058 one-click URL.
+func (b *Builder) Unsubscribe(id string) string {
+	return b.link("/unsubscribe/", token.Unsubscribe, id, UnsubscribeTTL)
+}
+
+// Host is the base URL's host, used to make stable Message-IDs.
+func (b *Builder) Host() string {
+	u, err := url.Parse(b.base)
+	if err != nil || u.Hostname() == "" {
+		return "localhost"
+	}
+	return u.Hostname()
+}

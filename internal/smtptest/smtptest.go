@@ -1,0 +1,202 @@
+// Package smtptest runs a real SMTP server in the test process (emersion's
+// go-smtp on 127.0.0.1:0) that keeps every message it accepts, parsed, and
+// counts the connections made to it. Tests use it as the far end of the
+// email channel: no mocks, a real protocol exchange.
+package smtptest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one accepted message.
+type Message struct {
+	From   string
+	To     []string
+	Header mail.Header
+	Raw    []byte
+	// Text and HTML are the decoded text/plain and text/html parts.
+	Text, HTML string
+}
+
+// Server is a running SMTP sink.
+type Server struct {
+	srv *smtp.Server
+	ln  net.Listener
+
+	mu    sync.Mutex
+	msgs  []Message
+	conns int
+	seen  chan struct{}
+}
+
+// Start starts a server that is shut down when the test ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{seen: make(chan struct{}, 1)}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+		return &session{s: s}, nil
+	}))
+	s.srv.Domain = "smtp.test"
+	s.srv.AllowInsecureAuth = true
+	s.srv.ReadTimeout = 30 * time.Second
+	s.srv.WriteTimeout = 30 * time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("smtptest: listen: %v", err)
+	}
+	s.ln = ln
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.srv.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		_ = s.srv.Close()
+		<-done
+	})
+	return s
+}
+
+// Host and Port say where the server listens.
+func (s *Server) Host() string { return "127.0.0.1" }
+
+// Port is the port the server listens on.
+func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// Messages returns a copy of the accepted messages, in arrival order.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// Connections returns how many connections the server has accepted.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// WaitFor waits until match returns true for the accepted messages, and
+// returns them. It fails the test after timeout.
+func (s *Server) WaitFor(tb testing.TB, timeout time.Duration, what string, match func([]Message) bool) []Message {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		msgs := s.Messages()
+		if match(msgs) {
+			return msgs
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("smtptest: waited %s for %s; have %d messages", timeout, what, len(msgs))
+			return nil
+		case <-s.seen:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+type session struct {
+	s    *Server
+	from string
+	to   []string
+}
+
+func (ss *session) Reset()        { ss.from, ss.to = "", nil }
+func (ss *session) Logout() error { return nil }
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m, err := Parse(raw)
+	if err != nil {
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "unparseable: " + err.Error()}
+	}
+	m.From, m.To = ss.from, append([]string(nil), ss.to...)
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, m)
+	ss.s.mu.Unlock()
+	select {
+	case ss.s.seen <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Parse reads a message and decodes its text and HTML parts (single part or
+// multipart/alternative, possibly nested in multipart/mixed).
+func Parse(raw []byte) (Message, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return Message{}, err
+	}
+	m := Message{Header: msg.Header, Raw: raw}
+	if err := collectParts(&m, msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+func collectParts(m *Message, contentType, encoding string, body io.Reader) error {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = "text/plain"
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			// multipart.Reader decodes quoted-printable itself and removes the header.
+			if err := collectParts(m, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p); err != nil {
+				return err
+			}
+		}
+	}
+	b, err := io.ReadAll(decode(encoding, body))
+	if err != nil {
+		return err
+	}
+	switch mt {
+	case "text/plain":
+		m.Text += string(b)
+	case "text/html":
+		m.HTML += string(b)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/redis/go-redis/v9"
+)
+
+// DeliveryState is where one occurrence's delivery over one channel stands.
+type DeliveryState string
+
+// Delivery states. A record only moves forward; sent, failed, skipped and
+// unknown are final.
+const (
+	// Claimed: an attempt is about to call the provider.
+	Claimed DeliveryState = "claimed"
+	// Retry: an attempt failed before the provider took the message; the next
+	// attempt may claim it again.
+	Retry DeliveryState = "retry"
+	// Sent: the provider accepted the message.
+	Sent DeliveryState = "sent"
+	// Failed: the provider refused it for good.
+	Failed DeliveryState = "failed"
+	// Skipped: not sent on purpose (opted out, paused, too late, superseded).
+	Skipped DeliveryState = "skipped"
+	// Unknown: the provider may or may not have it; never resent automatically.
+	Unknown DeliveryState = "unknown"
+)
+
+// DeliveryRetention is how long delivery records are kept.
+const DeliveryRetention = 90 * 24 * time.Hour
+
+// DeliveryKey names one occurrence on one channel.
+type DeliveryKey struct {
+	SubscriberID string
+	Program      domain.Program
+	Date         string // the occurrence's local date, or another unique occurrence name
+	Channel      domain.Channel
+}
+
+func (k DeliveryKey) String() string {
+	return k.SubscriberID + ":" + string(k.Program) + ":" + k.Date + ":" + string(k.Channel)
+}
+
+func (s *Store) deliveryKey(k DeliveryKey) string { return s.prefix + "dlv:" + k.String() }
+
+// Delivery is a stored delivery record.
+type Delivery struct {
+	State      DeliveryState
+	ProviderID string
+	Reason     string
+	At         time.Time
+}
+
+var claimScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 's')
+if not st or st == 'retry' then
+  redis.call('HSET', KEYS[1], 's', 'claimed', 't', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 'claimed'
+end
+if st == 'claimed' then
+  redis.call('HSET', KEYS[1], 's', 'unknown', 't', ARGV[1], 'w', 'an earlier attempt stopped after claiming')
+  return 'found-claim'
+end
+return st
+`)
+
+// ErrAlreadyHandled is returned by ClaimDelivery when the occurrence must not
+// be sent by this attempt. The state says why.
+type ErrAlreadyHandled struct{ State DeliveryState }
+
+func (e *ErrAlreadyHandled) Error() string { return fmt.Sprintf("delivery already %s", e.State) }
+
+// ClaimDelivery marks an occurrence as being sent, before the provider is
+// called. It fails with *ErrAlreadyHandled when an earlier attempt sent it,
+// ended it, or claimed it and never reported back; in the last case the record
+// becomes unknown, since the provider may have the message.
+func (s *Store) ClaimDelivery(ctx context.Context, k DeliveryKey, now time.Time) error {
+	st, err := claimScript.Run(ctx, s.rdb, []string{s.deliveryKey(k)}, now.Unix(), int(DeliveryRetention.Seconds())).Text()
+	if err != nil {
+		return fmt.Errorf("claim delivery %s: %w", k, err)
+	}
+	switch st {
+	case "claimed":
+		return nil
+	case "found-claim":
+		return &ErrAlreadyHandled{State: Unknown}
+	default:
+		return &ErrAlreadyHandled{State: DeliveryState(st)}
+	}
+}
+
+// FinishDelivery records how an attempt ended: sent (with the provider's id),
+// failed or unknown (with a reason), or retry (the claim is released).
+func (s *Store) FinishDelivery(ctx context.Context, k DeliveryKey, st DeliveryState, providerID, reason string, now time.Time) error {
+	key := s.deliveryKey(k)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "s", string(st), "p", providerID, "w", reason, "t", now.Unix())
+		p.Expire(ctx, key, DeliveryRetention)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record delivery %s as %s: %w", k, st, err)
+	}
+	return nil
+}
+
+var skipScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 's')
+if not st or st == 'retry' then
+  redis.call('HSET', KEYS[1], 's', 'skipped', 'w', ARGV[1], 't', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 1
+end
+return 0
+`)
+
+// SkipDelivery records that an occurrence was not sent on purpose, unless an
+// attempt claimed or ended it already (a skip never overwrites a send).
+func (s *Store) SkipDelivery(ctx context.Context, k DeliveryKey, reason string, now time.Time) error {
+	if err := skipScript.Run(ctx, s.rdb, []string{s.deliveryKey(k)}, reason, now.Unix(), int(DeliveryRetention.Seconds())).Err(); err != nil {
+		return fmt.Errorf("record skipped %s: %w", k, err)
+	}
+	return nil
+}
+
+// Delivery loads a delivery record.
+func (s *Store) Delivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
+	m, err := s.rdb.HGetAll(ctx, s.deliveryKey(k)).Result()
+	if err != nil {
+		return Delivery{}, fmt.Errorf("load delivery %s: %w", k, err)
+	}
+	if len(m) == 0 {
+		return Delivery{}, fmt.Errorf("load delivery %s: %w", k, ErrNotFound)
+	}
+	return Delivery{State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"])}, nil
+}
+
+// IsAlreadyHandled reports whether err says the occurrence was handled before.
+func IsAlreadyHandled(err error) (DeliveryState, bool) {
+	var e *ErrAlreadyHandled
+	if errors.As(err, &e) {
+		return e.State, true
+	}
+	return "", false
+}

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/redis/go-redis/v9"
+)
+
+// DueEntry is one schedule whose next instant has come (or is about to), with
+// what the planner needs to enqueue it and plan the one after, read in the
+// same round trip.
+type DueEntry struct {
+	Shard        int
+	SubscriberID string
+	Program      domain.Program
+	At           time.Time // the planned instant: the due index's score
+	Rule         string
+	Version      int64
+	Step         int64
+	TimeZone     string
+	Status       domain.Status
+}
+
+// One round trip: the due members of a shard up to an instant, each with its
+// schedule and its subscriber's zone and status.
+var dueBatchScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for i = 1, #due, 2 do
+  local m = due[i]
+  local sep = string.find(m, '|', 1, true)
+  local id = string.sub(m, 1, sep - 1)
+  local prog = string.sub(m, sep + 1)
+  local sc = redis.call('HMGET', ARGV[3] .. 'sched:' .. id .. ':' .. prog, 'r', 'v', 'n')
+  local sb = redis.call('HMGET', ARGV[3] .. 'sub:' .. id, 'tz', 'st')
+  out[#out + 1] = m
+  out[#out + 1] = due[i + 1]
+  out[#out + 1] = sc[1] or ''
+  out[#out + 1] = sc[2] or '0'
+  out[#out + 1] = sc[3] or '0'
+  out[#out + 1] = sb[1] or ''
+  out[#out + 1] = sb[2] or ''
+end
+return out
+`)
+
+// DueBatch returns up to limit entries of a shard due at or before until,
+// earliest first. Reading claims nothing: Advance moves an entry on only if
+// nobody else did first.
+func (s *Store) DueBatch(ctx context.Context, shard int, until time.Time, limit int) ([]DueEntry, error) {
+	raw, err := dueBatchScript.Run(ctx, s.rdb, []string{s.dueKey(shard)}, until.Unix(), limit, s.prefix).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("read due shard %d: %w", shard, err)
+	}
+	out := make([]DueEntry, 0, len(raw)/7)
+	for i := 0; i+6 < len(raw); i += 7 {
+		id, prog, _ := strings.Cut(raw[i], "|")
+		score, _ := strconv.ParseFloat(raw[i+1], 64)
+		v, _ := strconv.ParseInt(raw[i+3], 10, 64)
+		n, _ := strconv.ParseInt(raw[i+4], 10, 64)
+		out = append(out, DueEntry{
+			Shard: shard, SubscriberID: id, Program: domain.Program(prog),
+			At: time.Unix(int64(score), 0).UTC(), Rule: raw[i+2], Version: v, Step: n,
+			TimeZone: raw[i+5], Status: domain.Status(raw[i+6]),
+		})
+	}
+	return out, nil
+}
+
+// Compare and move: only if the entry still has the score we read and the
+// schedule still has the version we read.
+var advanceScript = redis.NewScript(`
+local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not cur or tonumber(cur) ~= tonumber(ARGV[2]) then return 0 end
+if redis.call('HGET', KEYS[2], 'v') ~= ARGV[4] then return 0 end
+if ARGV[3] == 'remove' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HSET', KEYS[2], 'x', '0')
+  return 1
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('HINCRBY', KEYS[2], 'n', 1)
+redis.call('HSET', KEYS[2], 'x', ARGV[3])
+return 1
+`)
+
+// Advance moves a due entry to its next instant and the schedule to its next
+// message, atomically, if the entry is still as e describes it. It returns
+// false when another planner (or a change by the subscriber) got there first.
+func (s *Store) Advance(ctx context.Context, e DueEntry, next time.Time) (bool, error) {
+	return s.moveDue(ctx, e, strconv.FormatInt(next.Unix(), 10))
+}
+
+// Unplan takes a due entry out of the index (its subscriber is not active, or
+// its rule can no longer be read), if it is still as e describes it.
+func (s *Store) Unplan(ctx context.Context, e DueEntry) (bool, error) {
+	return s.moveDue(ctx, e, "remove")
+}
+
+func (s *Store) moveDue(ctx context.Context, e DueEntry, to string) (bool, error) {
+	n, err := advanceScript.Run(ctx, s.rdb,
+		[]string{s.dueKey(e.Shard), s.schedKey(e.SubscriberID, e.Program)},
+		dueMember(e.SubscriberID, e.Program), e.At.Unix(), to, e.Version).Int()
+	if err != nil {
+		return false, fmt.Errorf("move due %s/%s: %w", e.SubscriberID, e.Program, err)
+	}
+	return n == 1, nil
+}
+
+// Lease takes a shard for owner for ttl, or extends owner's lease. It returns
+// false when another planner holds it. Leases only spread the work: the
+// compare-and-move in Advance and asynq's task ids keep correctness when a
+// lease runs out mid-batch.
+func (s *Store) Lease(ctx context.Context, shard int, owner string, ttl time.Duration) (bool, error) {
+	key := s.leaseKey(shard)
+	ok, err := s.rdb.SetNX(ctx, key, owner, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("lease shard %d: %w", shard, err)
+	}
+	if ok {
+		return true, nil
+	}
+	cur, err := s.rdb.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lease shard %d: %w", shard, err)
+	}
+	if cur != owner {
+		return false, nil
+	}
+	return true, s.rdb.PExpire(ctx, key, ttl).Err()
+}
+
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Release gives a shard's lease back if owner holds it.
+func (s *Store) Release(ctx context.Context, shard int, owner string) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.leaseKey(shard)}, owner).Err(); err != nil {
+		return fmt.Errorf("release shard %d: %w", shard, err)
+	}
+	return nil
+}
+
+// DueCount returns how many entries the due index holds, for metrics and tests.
+func (s *Store) DueCount(ctx context.Context) (int64, error) {
+	var total int64
+	for shard := range Shards {
+		n, err := s.rdb.ZCard(ctx, s.dueKey(shard)).Result()
+		if err != nil {
+			return 0, fmt.Errorf("count due: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}

@@ -1,0 +1,425 @@
+// Package store keeps nudge's records in Redis: subscribers, their schedules,
+// the due index the planner reads, delivery records, the suppression list and
+// the consent ledger. Every key starts with a configurable prefix.
+//
+// Key layout (prefix "nudge:" by default):
+//
+//	sub:<id>                    hash   the subscriber (short field names keep it a listpack)
+//	idx:email                   hash   normalised address → id (public list)
+//	sched:<id>:<program>        hash   rule, version, step, next
+//	due:<shard>                 zset   "<id>|<program>" scored by the next instant (Unix s)
+//	lease:due:<shard>           string which planner works a shard now
+//	dlv:<id>:<program>:<date>:<channel>  hash  one delivery record per occurrence and channel
+//	supp                        set    SHA-256 of addresses that must never be messaged
+//	consent:<id>                list   the consent ledger, oldest first, JSON lines
+//
+// Uniqueness of an address is enforced atomically (HSETNX on the index, then
+// WATCH/MULTI on the one record), never by read-then-write.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/redis/go-redis/v9"
+)
+
+// Shards is the number of due-index sorted sets. Sharding keeps any one key
+// from growing without bound and lets several planners work side by side.
+const Shards = 16
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = &domain.Error{Code: domain.ErrNotFound, Message: "not found"}
+
+// Store reads and writes nudge's records. It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// New returns a Store on rdb whose keys all start with prefix.
+func New(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// Redis returns the client the store uses, for health checks.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Prefix returns the key prefix.
+func (s *Store) Prefix() string { return s.prefix }
+
+func (s *Store) subKey(id string) string { return s.prefix + "sub:" + id }
+func (s *Store) emailIndexKey() string   { return s.prefix + "idx:email" }
+func (s *Store) schedKey(id string, p domain.Program) string {
+	return s.prefix + "sched:" + id + ":" + string(p)
+}
+func (s *Store) dueKey(shard int) string           { return s.prefix + "due:" + strconv.Itoa(shard) }
+func (s *Store) leaseKey(shard int) string         { return s.prefix + "lease:due:" + strconv.Itoa(shard) }
+func (s *Store) suppressionKey() string            { return s.prefix + "supp" }
+func (s *Store) consentKey(id string) string       { return s.prefix + "consent:" + id }
+func dueMember(id string, p domain.Program) string { return id + "|" + string(p) }
+
+// ShardOf returns the due-index shard of a subscriber.
+func ShardOf(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % Shards)
+}
+
+// NewID returns a new random subscriber id: 16 lowercase base32 characters
+// (80 bits), never guessable and short enough to keep hashes compact.
+func NewID() string {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the OS has no entropy: nothing sensible to do
+	}
+	return strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+}
+
+// NormaliseEmail returns the form of an address used for uniqueness and
+// suppression: trimmed and lower-cased.
+func NormaliseEmail(addr string) string { return strings.ToLower(strings.TrimSpace(addr)) }
+
+// AddressHash is the suppression-list form of an address or number.
+func AddressHash(addr string) string {
+	sum := sha256.Sum256([]byte(NormaliseEmail(addr)))
+	return hex.EncodeToString(sum[:])
+}
+
+// Subscriber hash fields.
+const (
+	fFirstName   = "fn"
+	fEmail       = "em"
+	fTimeZone    = "tz"
+	fLocale      = "lc"
+	fStatus      = "st"
+	fCreatedAt   = "ca"
+	fConfirmedAt = "cf"
+	fPrograms    = "pg" // comma-separated programs with a schedule
+)
+
+// Schedule hash fields.
+const (
+	fRule    = "r"
+	fVersion = "v"
+	fStep    = "n"
+	fNext    = "x"
+)
+
+func unix(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.Unix(), 10)
+}
+
+func fromUnix(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+func programsField(scheds []domain.Schedule) string {
+	names := make([]string, len(scheds))
+	for i, sc := range scheds {
+		names[i] = string(sc.Program)
+	}
+	return strings.Join(names, ",")
+}
+
+func parsePrograms(s string) []domain.Program {
+	if s == "" {
+		return nil
+	}
+	var out []domain.Program
+	for _, p := range strings.Split(s, ",") {
+		out = append(out, domain.Program(p))
+	}
+	return out
+}
+
+// SignupResult says what a signup did, so the caller can send the right email.
+type SignupResult struct {
+	ID string
+	// Outcome is "created" (a new pending subscriber), "updated" (an
+	// unconfirmed or unsubscribed one, now pending with the new choices) or
+	// "active" (already confirmed: nothing changed).
+	Outcome string
+}
+
+// Signup outcomes.
+const (
+	SignupCreated = "created"
+	SignupUpdated = "updated"
+	SignupActive  = "active"
+)
+
+// Signup records a pending subscriber with the schedules they chose. An
+// address already on the list keeps its id: a pending or unsubscribed one
+// takes the new choices and waits for confirmation again; an active one is
+// left alone. The address is claimed in the index with HSETNX, so two
+// signups of one address never make two records; the record itself is
+// written under WATCH of that one subscriber, so signups of different people
+// never contend.
+func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []domain.Schedule, ev ConsentEvent) (SignupResult, error) {
+	addr := NormaliseEmail(sub.Email)
+	id := sub.ID
+	if id == "" {
+		id = NewID()
+	}
+	created, err := s.rdb.HSetNX(ctx, s.emailIndexKey(), addr, id).Result()
+	if err != nil {
+		return SignupResult{}, fmt.Errorf("sign up: %w", err)
+	}
+	outcome := SignupCreated
+	if !created {
+		if id, err = s.rdb.HGet(ctx, s.emailIndexKey(), addr).Result(); err != nil {
+			return SignupResult{}, fmt.Errorf("sign up: %w", err)
+		}
+		outcome = SignupUpdated
+	}
+	key := s.subKey(id)
+	txf := func(tx *redis.Tx) error {
+		m, err := tx.HMGet(ctx, key, fStatus, fPrograms).Result()
+		if err != nil {
+			return err
+		}
+		st, _ := m[0].(string)
+		old, _ := m[1].(string)
+		if domain.Status(st) == domain.Active {
+			outcome = SignupActive
+			return nil
+		}
+		chosen := map[domain.Program]bool{}
+		for _, sc := range scheds {
+			chosen[sc.Program] = true
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key,
+				fFirstName, sub.FirstName, fEmail, addr, fTimeZone, sub.TimeZone,
+				fLocale, sub.Locale, fStatus, string(domain.Pending),
+				fCreatedAt, unix(sub.CreatedAt), fConfirmedAt, "0",
+				fPrograms, programsField(scheds))
+			// Versions only ever grow, so a task queued for an earlier choice
+			// never matches a later schedule; steps carry on, so no repeats.
+			for _, p0 := range parsePrograms(old) {
+				p.ZRem(ctx, s.dueKey(ShardOf(id)), dueMember(id, p0))
+				if !chosen[p0] {
+					p.HIncrBy(ctx, s.schedKey(id, p0), fVersion, 1)
+					p.HSet(ctx, s.schedKey(id, p0), fNext, "0")
+				}
+			}
+			for _, sc := range scheds {
+				k := s.schedKey(id, sc.Program)
+				p.HSet(ctx, k, fRule, sc.Rule, fNext, "0")
+				p.HIncrBy(ctx, k, fVersion, 1)
+				p.HSetNX(ctx, k, fStep, "0")
+			}
+			s.appendConsent(ctx, p, id, ev)
+			return nil
+		})
+		return err
+	}
+	if err := s.watch(ctx, txf, key); err != nil {
+		return SignupResult{}, fmt.Errorf("sign up: %w", err)
+	}
+	return SignupResult{ID: id, Outcome: outcome}, nil
+}
+
+// watch runs an optimistic transaction on keys, trying again (with a short,
+// growing pause) while other clients change them first.
+func (s *Store) watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
+	for attempt := range 50 {
+		err := s.rdb.Watch(ctx, fn, keys...)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		}
+	}
+	return redis.TxFailedErr
+}
+
+// Subscriber loads a subscriber by id.
+func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, error) {
+	m, err := s.rdb.HGetAll(ctx, s.subKey(id)).Result()
+	if err != nil {
+		return domain.Subscriber{}, fmt.Errorf("load subscriber %s: %w", id, err)
+	}
+	if len(m) == 0 {
+		return domain.Subscriber{}, fmt.Errorf("load subscriber %s: %w", id, ErrNotFound)
+	}
+	return domain.Subscriber{
+		ID:          id,
+		FirstName:   m[fFirstName],
+		Email:       m[fEmail],
+		TimeZone:    m[fTimeZone],
+		Locale:      m[fLocale],
+		Status:      domain.Status(m[fStatus]),
+		CreatedAt:   fromUnix(m[fCreatedAt]),
+		ConfirmedAt: fromUnix(m[fConfirmedAt]),
+	}, nil
+}
+
+// Schedules loads all of a subscriber's schedules, in the order they were chosen.
+func (s *Store) Schedules(ctx context.Context, id string) ([]domain.Schedule, error) {
+	pg, err := s.rdb.HGet(ctx, s.subKey(id), fPrograms).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("load schedules of %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load schedules of %s: %w", id, err)
+	}
+	var out []domain.Schedule
+	for _, p := range parsePrograms(pg) {
+		sc, err := s.Schedule(ctx, id, p)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// Schedule loads one schedule.
+func (s *Store) Schedule(ctx context.Context, id string, p domain.Program) (domain.Schedule, error) {
+	m, err := s.rdb.HGetAll(ctx, s.schedKey(id, p)).Result()
+	if err != nil {
+		return domain.Schedule{}, fmt.Errorf("load schedule %s/%s: %w", id, p, err)
+	}
+	if len(m) == 0 {
+		return domain.Schedule{}, fmt.Errorf("load schedule %s/%s: %w", id, p, ErrNotFound)
+	}
+	v, _ := strconv.ParseInt(m[fVersion], 10, 64)
+	n, _ := strconv.ParseInt(m[fStep], 10, 64)
+	return domain.Schedule{SubscriberID: id, Program: p, Rule: m[fRule], Version: v, Step: n, Next: fromUnix(m[fNext])}, nil
+}
+
+// Activate marks a pending subscriber confirmed and plans each schedule at
+// the instant given for its program. It returns false, changing nothing, when
+// the subscriber is not pending (already confirmed, unsubscribed or gone), so
+// a second click on a confirmation link is harmless.
+func (s *Store) Activate(ctx context.Context, id string, at time.Time, next map[domain.Program]time.Time, ev ConsentEvent) (bool, error) {
+	key := s.subKey(id)
+	var activated bool
+	txf := func(tx *redis.Tx) error {
+		activated = false
+		st, err := tx.HGet(ctx, key, fStatus).Result()
+		if errors.Is(err, redis.Nil) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if domain.Status(st) != domain.Pending {
+			return nil
+		}
+		email, err := tx.HGet(ctx, key, fEmail).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, fStatus, string(domain.Active), fConfirmedAt, unix(at))
+			// Confirming again through double opt-in lifts an earlier opt-out.
+			if email != "" {
+				p.SRem(ctx, s.suppressionKey(), AddressHash(email))
+			}
+			for prog, t := range next {
+				p.HSet(ctx, s.schedKey(id, prog), fNext, unix(t))
+				p.ZAdd(ctx, s.dueKey(ShardOf(id)), redis.Z{Score: float64(t.Unix()), Member: dueMember(id, prog)})
+			}
+			s.appendConsent(ctx, p, id, ev)
+			return nil
+		})
+		if err == nil {
+			activated = true
+		}
+		return err
+	}
+	if err := s.watch(ctx, txf, key); err != nil {
+		return false, fmt.Errorf("activate %s: %w", id, err)
+	}
+	return activated, nil
+}
+
+// Unsubscribe stops everything for a subscriber: the status becomes
+// unsubscribed, every schedule leaves the due index and its version moves on
+// (so a task already queued for it is not sent), and the address joins the
+// suppression list. It returns false when the subscriber was already
+// unsubscribed; repeating it changes nothing.
+func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bool, error) {
+	key := s.subKey(id)
+	var changed bool
+	txf := func(tx *redis.Tx) error {
+		changed = false
+		m, err := tx.HMGet(ctx, key, fStatus, fEmail, fPrograms).Result()
+		if err != nil {
+			return err
+		}
+		if m[0] == nil {
+			return ErrNotFound
+		}
+		if domain.Status(m[0].(string)) == domain.Unsubscribed {
+			return nil
+		}
+		email, _ := m[1].(string)
+		progs, _ := m[2].(string)
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, fStatus, string(domain.Unsubscribed))
+			for _, prog := range parsePrograms(progs) {
+				p.ZRem(ctx, s.dueKey(ShardOf(id)), dueMember(id, prog))
+				p.HIncrBy(ctx, s.schedKey(id, prog), fVersion, 1)
+				p.HSet(ctx, s.schedKey(id, prog), fNext, "0")
+			}
+			if email != "" {
+				p.SAdd(ctx, s.suppressionKey(), AddressHash(email))
+			}
+			s.appendConsent(ctx, p, id, ev)
+			return nil
+		})
+		if err == nil {
+			changed = true
+		}
+		return err
+	}
+	if err := s.watch(ctx, txf, key); err != nil {
+		return false, fmt.Errorf("unsubscribe %s: %w", id, err)
+	}
+	return changed, nil
+}
+
+// Suppressed reports whether an address is on the suppression list.
+func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
+	ok, err := s.rdb.SIsMember(ctx, s.suppressionKey(), AddressHash(addr)).Result()
+	if err != nil {
+		return false, fmt.Errorf("check suppression: %w", err)
+	}
+	return ok, nil
+}
+
+// Unsuppress takes an address off the suppression list: only after the
+// person has confirmed again through double opt-in.
+func (s *Store) Unsuppress(ctx context.Context, addr string) error {
+	if err := s.rdb.SRem(ctx, s.suppressionKey(), AddressHash(addr)).Err(); err != nil {
+		return fmt.Errorf("unsuppress: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/redistest"
+	"github.com/nudgehq/nudge/internal/store"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m, redistest.DBStore) }
+
+func setup(t *testing.T) *store.Store {
+	t.Helper()
+	t.Parallel()
+	return store.New(redistest.Client(t, redistest.DBStore), redistest.Prefix(t))
+}
+
+var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+
+func signup(t *testing.T, st *store.Store, addr string, rules ...string) store.SignupResult {
+	t.Helper()
+	var scheds []domain.Schedule
+	for i, r := range rules {
+		scheds = append(scheds, domain.Schedule{Program: domain.PublicPrograms[i], Rule: r})
+	}
+	res, err := st.Signup(context.Background(), domain.Subscriber{FirstName: "Ada", Email: addr, TimeZone: "Europe/London", Locale: "en", CreatedAt: t0},
+		scheds, store.ConsentEvent{At: t0, Action: store.ConsentSignup, Channel: "email", Source: "form"})
+	if err != nil {
+		t.Fatalf("signup: %v", err)
+	}
+	return res
+}
+
+func TestSignupKeepsOneRecordPerAddressUnderConcurrency(t *testing.T) {
+	st := setup(t)
+	const n = 20
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { ids[i] = signup(t, st, " Ada@Example.org ", "weekly:sun@18:00").ID })
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("concurrent signups of one address made two ids: %s and %s", ids[0], id)
+		}
+	}
+	sub, err := st.Subscriber(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Email != "ada@example.org" || sub.Status != domain.Pending {
+		t.Fatalf("subscriber = %+v", sub)
+	}
+	ev, err := st.Consent(context.Background(), ids[0])
+	if err != nil || len(ev) != n {
+		t.Fatalf("consent ledger has %d events (%v), want %d", len(ev), err, n)
+	}
+}
+
+func TestActivatePlansAndIsIdempotent(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	id := signup(t, st, "b@example.org", "weekly:tue@18:30", "weekly:fri@19:00").ID
+	next := map[domain.Program]time.Time{domain.WeeklyCheckin: t0.Add(time.Hour), domain.Gratitude: t0.Add(2 * time.Hour)}
+	ok, err := st.Activate(ctx, id, t0, next, store.ConsentEvent{At: t0, Action: store.ConsentConfirm})
+	if err != nil || !ok {
+		t.Fatalf("activate = %v, %v", ok, err)
+	}
+	ok, err = st.Activate(ctx, id, t0, next, store.ConsentEvent{At: t0, Action: store.ConsentConfirm})
+	if err != nil || ok {
+		t.Fatalf("second activate = %v, %v; want false, nil", ok, err)
+	}
+	if n, _ := st.DueCount(ctx); n != 2 {
+		t.Fatalf("due count = %d, want 2", n)
+	}
+	batch, err := st.DueBatch(ctx, store.ShardOf(id), t0.Add(2*time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.DueEntry{
+		{Shard: store.ShardOf(id), SubscriberID: id, Program: domain.WeeklyCheckin, At: t0.Add(time.Hour), Rule: "weekly:tue@18:30", Version: 1, Step: 0, TimeZone: "Europe/London", Status: domain.Active},
+		{Shard: store.ShardOf(id), SubscriberID: id, Program: domain.Gratitude, At: t0.Add(2 * time.Hour), Rule: "weekly:fri@19:00", Version: 1, Step: 0, TimeZone: "Europe/London", Status: domain.Active},
+	}
+	if diff := cmp.Diff(want, batch); diff != "" {
+		t.Fatalf("due batch (-want +got):\n%s", diff)
+	}
+}
+
+func TestAdvanceIsCompareAndSet(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	id := signup(t, st, "c@example.org", "weekly:tue@18:30").ID
+	at := t0.Add(time.Hour)
+	if _, err := st.Activate(ctx, id, t0, map[domain.Program]time.Time{domain.WeeklyCheckin: at}, store.ConsentEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	batch, _ := st.DueBatch(ctx, store.ShardOf(id), at, 10)
+	if len(batch) != 1 {
+		t.Fatalf("batch = %v", batch)
+	}
+	e := batch[0]
+	week := at.Add(7 * 24 * time.Hour)
+	// Two planners holding the same read: exactly one moves it.
+	results := make([]bool, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			ok, err := st.Advance(ctx, e, week)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = ok
+		})
+	}
+	wg.Wait()
+	if results[0] == results[1] {
+		t.Fatalf("advance results = %v, want exactly one true", results)
+	}
+	sc, _ := st.Schedule(ctx, id, domain.WeeklyCheckin)
+	if sc.Step != 1 || !sc.Next.Equal(week) {
+		t.Fatalf("schedule after advance = %+v, want step 1, next %s", sc, week)
+	}
+	if b, _ := st.DueBatch(ctx, store.ShardOf(id), at, 10); len(b) != 0 {
+		t.Fatalf("entry still due after advance: %v", b)
+	}
+}
+
+func TestUnsubscribeStopsEverythingAndSuppresses(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	id := signup(t, st, "d@example.org", "weekly:tue@18:30").ID
+	if _, err := st.Activate(ctx, id, t0, map[domain.Program]time.Time{domain.WeeklyCheckin: t0.Add(time.Hour)}, store.ConsentEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := st.Unsubscribe(ctx, id, store.ConsentEvent{At: t0, Action: store.ConsentUnsubscribe})
+	if err != nil || !changed {
+		t.Fatalf("unsubscribe = %v, %v", changed, err)
+	}
+	if again, err := st.Unsubscribe(ctx, id, store.ConsentEvent{}); err != nil || again {
+		t.Fatalf("second unsubscribe = %v, %v; want false", again, err)
+	}
+	if n, _ := st.DueCount(ctx); n != 0 {
+		t.Fatalf("due count after unsubscribe = %d", n)
+	}
+	sc, _ := st.Schedule(ctx, id, domain.WeeklyCheckin)
+	if sc.Version != 2 {
+		t.Fatalf("schedule version = %d, want 2 (a queued task for version 1 must not send)", sc.Version)
+	}
+	if sup, _ := st.Suppressed(ctx, "D@example.org"); !sup {
+		t.Fatal("address is not suppressed after unsubscribe")
+	}
+
+	// Signing up again and confirming lifts the suppression; versions only grow.
+	res := signup(t, st, "d@example.org", "weekly:wed@08:00")
+	if res.ID != id || res.Outcome != store.SignupUpdated {
+		t.Fatalf("re-signup = %+v", res)
+	}
+	sc, _ = st.Schedule(ctx, id, domain.WeeklyCheckin)
+	if sc.Version != 3 || sc.Rule != "weekly:wed@08:00" {
+		t.Fatalf("schedule after re-signup = %+v", sc)
+	}
+	if _, err := st.Activate(ctx, id, t0, map[domain.Program]time.Time{domain.WeeklyCheckin: t0.Add(time.Hour)}, store.ConsentEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if sup, _ := st.Suppressed(ctx, "d@example.org"); sup {
+		t.Fatal("address still suppressed after confirming again")
+	}
+	if res := signup(t, st, "d@example.org", "weekly:thu@08:00"); res.Outcome != store.SignupActive {
+		t.Fatalf("signup of an active address = %+v, want it left alone", res)
+	}
+	if sc, _ := st.Schedule(ctx, id, domain.WeeklyCheckin); sc.Rule != "weekly:wed@08:00" {
+		t.Fatalf("an active subscriber's schedule was changed by a signup form: %+v", sc)
+	}
+}
+
+func TestDeliveryClaimNeverSendsTwice(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	k := store.DeliveryKey{SubscriberID: "s1", Program: domain.WeeklyCheckin, Date: "2026-12-01", Channel: domain.Email}
+
+	if err := st.ClaimDelivery(ctx, k, t0); err != nil {
+		t.Fatalf("first claim: %v", err)
+	}
+	// A second attempt finds the claim of one that never reported back.
+	err := st.ClaimDelivery(ctx, k, t0)
+	if st, ok := store.IsAlreadyHandled(err); !ok || st != store.Unknown {
+		t.Fatalf("claim over a claim = %v, want unknown", err)
+	}
+	if d, _ := st.Delivery(ctx, k); d.State != store.Unknown {
+		t.Fatalf("record = %+v, want unknown", d)
+	}
+
+	k2 := k
+	k2.Date = "2026-12-08"
+	if err := st.ClaimDelivery(ctx, k2, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishDelivery(ctx, k2, store.Retry, "", "temporary", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ClaimDelivery(ctx, k2, t0); err != nil {
+		t.Fatalf("claim after a released attempt: %v", err)
+	}
+	if err := st.FinishDelivery(ctx, k2, store.Sent, "<id@x>", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	err = st.ClaimDelivery(ctx, k2, t0)
+	if s, ok := store.IsAlreadyHandled(err); !ok || s != store.Sent {
+		t.Fatalf("claim after sent = %v, want already sent", err)
+	}
+	if err := st.SkipDelivery(ctx, k2, "late", t0); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := st.Delivery(ctx, k2); d.State != store.Sent || d.ProviderID != "<id@x>" {
+		t.Fatalf("a skip overwrote a send: %+v", d)
+	}
+	if _, err := st.Delivery(ctx, store.DeliveryKey{SubscriberID: "none"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing record: %v", err)
+	}
+}
+
+func TestLeaseIsExclusive(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	if ok, err := st.Lease(ctx, 3, "a", time.Minute); err != nil || !ok {
+		t.Fatalf("lease a = %v, %v", ok, err)
+	}
+	if ok, _ := st.Lease(ctx, 3, "b", time.Minute); ok {
+		t.Fatal("b leased a shard a holds")
+	}
+	if ok, _ := st.Lease(ctx, 3, "a", time.Minute); !ok {
+		t.Fatal("a could not extend its own lease")
+	}
+	if err := st.Release(ctx, 3, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.Lease(ctx, 3, "b", time.Minute); ok {
+		t.Fatal("b released a's lease")
+	}
+	if err := st.Release(ctx, 3, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.Lease(ctx, 3, "b", time.Minute); !ok {
+		t.Fatal("b could not lease a released shard")
+	}
+}

@@ -1,0 +1,147 @@
+// Package subscription is what a person can do about their own subscription:
+// sign up, confirm, unsubscribe. It keeps the rules in one place for every
+// door (web form, email link, one-click POST): records go to the store with a
+// consent event, and emails are queued as tasks.
+package subscription
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/task"
+	"github.com/nudgehq/nudge/scheduler"
+)
+
+// Enqueuer is the part of asynq.Client the service uses.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// Service carries out subscription changes.
+type Service struct {
+	store  *store.Store
+	enq    Enqueuer
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// New returns a Service.
+func New(st *store.Store, enq Enqueuer, now func() time.Time, logger *slog.Logger) *Service {
+	return &Service{store: st, enq: enq, now: now, logger: logger}
+}
+
+// Origin is where a request came from, for the consent ledger.
+type Origin struct {
+	Source    string // form, link, one-click
+	IP        string
+	UserAgent string
+}
+
+// WordingVersion names the consent wording the signup form shows; it changes
+// whenever that wording does, so the ledger says what a person agreed to.
+const WordingVersion = "signup-email-2026-11"
+
+// Signup records a pending subscriber and queues the double opt-in email.
+// The subscriber and schedules must be valid already. Whatever the address's
+// history, the caller shows the same answer ("check your email"), so the form
+// never tells who is subscribed.
+func (s *Service) Signup(ctx context.Context, sub domain.Subscriber, scheds []domain.Schedule, o Origin) error {
+	now := s.now()
+	sub.CreatedAt = now
+	res, err := s.store.Signup(ctx, sub, scheds, store.ConsentEvent{
+		At: now, Action: store.ConsentSignup, Channel: string(domain.Email), Source: o.Source,
+		Wording: WordingVersion, IP: o.IP, UserAgent: o.UserAgent,
+	})
+	if err != nil {
+		return err
+	}
+	// One email per address per minute, however often the form is sent.
+	nonce := strconv.FormatInt(now.Unix()/60, 10)
+	var t *asynq.Task
+	if res.Outcome == store.SignupActive {
+		t, err = task.NewSendNotice(task.SendNotice{SubscriberID: res.ID, Kind: task.NoticeAlreadySubscribed, Nonce: nonce})
+	} else {
+		t, err = task.NewSendConfirmation(task.SendConfirmation{SubscriberID: res.ID, Nonce: nonce})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.enqueue(ctx, t); err != nil {
+		return err
+	}
+	s.logger.Info("signup recorded", "subscriber_id", res.ID, "outcome", res.Outcome)
+	return nil
+}
+
+// Confirm activates a pending subscriber and plans each of their schedules
+// from now. A second confirmation changes nothing and is not an error.
+func (s *Service) Confirm(ctx context.Context, id string, o Origin) error {
+	sub, err := s.store.Subscriber(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sub.Status != domain.Pending {
+		return nil
+	}
+	scheds, err := s.store.Schedules(ctx, id)
+	if err != nil {
+		return err
+	}
+	loc, err := scheduler.LoadZone(sub.TimeZone)
+	if err != nil {
+		return fmt.Errorf("confirm %s: %w", id, err)
+	}
+	now := s.now()
+	next := make(map[domain.Program]time.Time, len(scheds))
+	for _, sc := range scheds {
+		rule, err := scheduler.ParseRule(sc.Rule)
+		if err != nil {
+			return fmt.Errorf("confirm %s: %w", id, err)
+		}
+		next[sc.Program] = rule.Next(now, loc).At
+	}
+	ok, err := s.store.Activate(ctx, id, now, next, store.ConsentEvent{
+		At: now, Action: store.ConsentConfirm, Channel: string(domain.Email), Source: o.Source,
+		Wording: WordingVersion, IP: o.IP, UserAgent: o.UserAgent,
+	})
+	if err != nil || !ok {
+		return err
+	}
+	s.logger.Info("subscriber confirmed", "subscriber_id", id)
+	t, err := task.NewSendNotice(task.SendNotice{SubscriberID: id, Kind: task.NoticeWelcome, Nonce: "1"})
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, t)
+}
+
+// Unsubscribe stops every message to the subscriber at once, including any
+// already queued. Repeating it is harmless.
+func (s *Service) Unsubscribe(ctx context.Context, id string, o Origin) error {
+	changed, err := s.store.Unsubscribe(ctx, id, store.ConsentEvent{
+		At: s.now(), Action: store.ConsentUnsubscribe, Channel: string(domain.Email), Source: o.Source,
+		IP: o.IP, UserAgent: o.UserAgent,
+	})
+	if err != nil {
+		return err
+	}
+	if changed {
+		s.logger.Info("subscriber unsubscribed", "subscriber_id", id, "source", o.Source)
+	}
+	return nil
+}
+
+func (s *Service) enqueue(ctx context.Context, t *asynq.Task) error {
+	_, err := s.enq.EnqueueContext(ctx, t)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return nil
+}

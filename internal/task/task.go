@@ -1,0 +1,157 @@
+// Package task is the contract between the planner, the web tier and the
+// worker: the task type names, their payloads (ids only, never an address or
+// message text) and the constructors that set queue, id, retries and
+// retention the same way everywhere.
+package task
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/domain"
+)
+
+// Task type names, "domain:action" as asynq does.
+const (
+	TypeDeliverNudge     = "nudge:deliver"
+	TypeSendConfirmation = "email:confirm"
+	TypeSendNotice       = "email:notice"
+)
+
+// Queues, most urgent first. Confirmations wait behind nothing; nudges come
+// next; webhooks and housekeeping take what is left.
+const (
+	QueueCritical = "critical"
+	QueueDefault  = "default"
+	QueueLow      = "low"
+)
+
+// Queues maps each queue to its priority weight for the asynq server.
+func Queues() map[string]int {
+	return map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}
+}
+
+const (
+	// MaxRetry is small: a reminder that cannot go out within a few tries is
+	// better recorded than sent hours late.
+	MaxRetry = 4
+	// Timeout bounds one attempt, comfortably above the slowest provider call.
+	Timeout = 2 * time.Minute
+	// Retention keeps a finished task (and so its id) for a while, so the
+	// same occurrence cannot be enqueued again by a late planner.
+	Retention = 48 * time.Hour
+)
+
+// DeliverNudge asks the worker to deliver one occurrence of a schedule.
+type DeliverNudge struct {
+	SubscriberID string         `json:"s"`
+	Program      domain.Program `json:"p"`
+	Date         string         `json:"d"`  // the occurrence's local date
+	At           int64          `json:"at"` // the planned instant, Unix seconds
+	Version      int64          `json:"v"`  // the schedule version it was planned from
+	Step         int64          `json:"n"`  // which message of the series
+}
+
+// ID is the occurrence's task id: one per (subscriber, program, local date).
+func (p DeliverNudge) ID() string {
+	return p.SubscriberID + ":" + string(p.Program) + ":" + p.Date
+}
+
+// NewDeliverNudge builds the task for an occurrence, to be processed after
+// delay (zero or negative: at once).
+func NewDeliverNudge(p DeliverNudge, delay time.Duration) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeDeliverNudge, err)
+	}
+	return asynq.NewTask(TypeDeliverNudge, b,
+		asynq.TaskID(p.ID()), asynq.Queue(QueueDefault), asynq.ProcessIn(delay),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
+}
+
+// SendConfirmation asks the worker to send the double opt-in email.
+type SendConfirmation struct {
+	SubscriberID string `json:"s"`
+	// Nonce tells apart deliberate re-sends (a second signup) from retries.
+	Nonce string `json:"k"`
+}
+
+// NewSendConfirmation builds a confirmation task. Its id is derived from the
+// subscriber and nonce, so a double submit enqueues it once.
+func NewSendConfirmation(p SendConfirmation) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeSendConfirmation, err)
+	}
+	return asynq.NewTask(TypeSendConfirmation, b,
+		asynq.TaskID("confirm:"+p.SubscriberID+":"+p.Nonce), asynq.Queue(QueueCritical),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
+}
+
+// Notice kinds.
+const (
+	NoticeAlreadySubscribed = "already-subscribed"
+	NoticeWelcome           = "welcome"
+)
+
+// SendNotice asks the worker to send a one-off system email. Nothing is sent
+// after an unsubscribe: the page that took it is the confirmation.
+type SendNotice struct {
+	SubscriberID string `json:"s"`
+	Kind         string `json:"kind"`
+	Nonce        string `json:"k"`
+}
+
+// NewSendNotice builds a notice task, enqueued once per (subscriber, kind, nonce).
+func NewSendNotice(p SendNotice) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeSendNotice, err)
+	}
+	return asynq.NewTask(TypeSendNotice, b,
+		asynq.TaskID("notice:"+p.SubscriberID+":"+p.Kind+":"+p.Nonce), asynq.Queue(QueueCritical),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
+}
+
+// Decode reads a payload. A payload that does not decode, or lacks its ids,
+// is wrapped with asynq.SkipRetry: retrying it cannot help.
+func Decode(t *asynq.Task, v interface{ valid() error }) error {
+	if err := json.Unmarshal(t.Payload(), v); err != nil {
+		return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	if err := v.valid(); err != nil {
+		return fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	return nil
+}
+
+func (p *DeliverNudge) valid() error {
+	switch {
+	case p.SubscriberID == "":
+		return fmt.Errorf("no subscriber id")
+	case !p.Program.Valid():
+		return fmt.Errorf("unknown program %q", p.Program)
+	case p.Date == "":
+		return fmt.Errorf("no occurrence date")
+	}
+	return nil
+}
+
+func (p *SendConfirmation) valid() error {
+	if p.SubscriberID == "" {
+		return fmt.Errorf("no subscriber id")
+	}
+	return nil
+}
+
+func (p *SendNotice) valid() error {
+	switch {
+	case p.SubscriberID == "":
+		return fmt.Errorf("no subscriber id")
+	case p.Kind != NoticeAlreadySubscribed && p.Kind != NoticeWelcome:
+		return fmt.Errorf("unknown notice %q", p.Kind)
+	}
+	return nil
+}

@@ -1,0 +1,246 @@
+// Package worker holds the asynq handlers that turn queued tasks into
+// messages: deliver a nudge, send a confirmation, send a one-off notice.
+//
+// Every handler re-reads the subscriber when it runs, so an unsubscribe, a
+// schedule change or an erasure made after the task was queued wins. Before a
+// provider is called the occurrence is claimed in a delivery record; a retry
+// that finds the message sent stops, and one that finds a claim left by a
+// crashed attempt records "unknown" instead of sending again: a rare miss is
+// better than a duplicate.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/email"
+	"github.com/nudgehq/nudge/internal/links"
+	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/task"
+	"github.com/nudgehq/nudge/templates"
+)
+
+// EmailSender delivers one email. The SMTP channel and the dev outbox both
+// satisfy it.
+type EmailSender interface {
+	Send(ctx context.Context, m email.Message) error
+}
+
+// Deps is what the handlers need.
+type Deps struct {
+	Store    *store.Store
+	Library  *templates.Library
+	Renderer *render.Renderer
+	Links    *links.Builder
+	Email    EmailSender
+	From     string        // the From header
+	Grace    time.Duration // how late a nudge may still go out
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Handler handles every task type nudge queues.
+type Handler struct{ d Deps }
+
+// New returns a Handler.
+func New(d Deps) *Handler { return &Handler{d: d} }
+
+// Mux routes each task type to its handler.
+func (h *Handler) Mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(task.TypeDeliverNudge, h.DeliverNudge)
+	mux.HandleFunc(task.TypeSendConfirmation, h.SendConfirmation)
+	mux.HandleFunc(task.TypeSendNotice, h.SendNotice)
+	return mux
+}
+
+// DeliverNudge sends one occurrence of a schedule, or records why not.
+func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
+	var p task.DeliverNudge
+	if err := task.Decode(t, &p); err != nil {
+		return err
+	}
+	now := h.d.Now()
+	key := store.DeliveryKey{SubscriberID: p.SubscriberID, Program: p.Program, Date: p.Date, Channel: domain.Email}
+	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "program", p.Program, "date", p.Date)
+
+	sub, err := h.d.Store.Subscriber(ctx, p.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("nudge skipped", "reason", "subscriber gone")
+		return nil // erased: nothing to record against
+	}
+	if err != nil {
+		return err
+	}
+	skip := func(reason string) error {
+		log.Info("nudge skipped", "reason", reason)
+		return h.d.Store.SkipDelivery(ctx, key, reason, now)
+	}
+	if sub.Status != domain.Active {
+		return skip("subscriber " + string(sub.Status))
+	}
+	sc, err := h.d.Store.Schedule(ctx, p.SubscriberID, p.Program)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sc.Version != p.Version) {
+		return skip("schedule changed since planned")
+	}
+	if err != nil {
+		return err
+	}
+	if late := now.Sub(time.Unix(p.At, 0)); late > h.d.Grace {
+		return skip(fmt.Sprintf("too late (%s after its time)", late.Round(time.Minute)))
+	}
+	if sup, err := h.d.Store.Suppressed(ctx, sub.Email); err != nil {
+		return err
+	} else if sup {
+		return skip("address suppressed")
+	}
+
+	msg, err := h.d.Library.Pick(p.Program, sub.Locale, p.Step)
+	if err != nil {
+		return fmt.Errorf("pick message: %v: %w", err, asynq.SkipRetry)
+	}
+	week := 1
+	if !sub.ConfirmedAt.IsZero() && now.After(sub.ConfirmedAt) {
+		week = int(now.Sub(sub.ConfirmedAt)/(7*24*time.Hour)) + 1
+	}
+	data := render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: week}
+	out, err := h.d.Renderer.Email(msg, data, render.Links{Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID)})
+	if err != nil {
+		return fmt.Errorf("render %s step %d: %v: %w", p.Program, p.Step, err, asynq.SkipRetry)
+	}
+	return h.send(ctx, log, key, sub, out, p.ID())
+}
+
+// SendConfirmation sends the double opt-in email to a pending subscriber.
+func (h *Handler) SendConfirmation(ctx context.Context, t *asynq.Task) error {
+	var p task.SendConfirmation
+	if err := task.Decode(t, &p); err != nil {
+		return err
+	}
+	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "message", "confirm")
+	sub, err := h.d.Store.Subscriber(ctx, p.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("confirmation skipped", "reason", "subscriber gone")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sub.Status != domain.Pending {
+		log.Info("confirmation skipped", "reason", "subscriber "+string(sub.Status))
+		return nil
+	}
+	msg, err := h.d.Library.System("confirm", sub.Locale)
+	if err != nil {
+		return fmt.Errorf("load confirm message: %v: %w", err, asynq.SkipRetry)
+	}
+	out, err := h.d.Renderer.Email(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1}, render.Links{
+		Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID),
+		Action: h.d.Links.Confirm(sub.ID), ActionLabel: confirmLabel(sub.Locale),
+	})
+	if err != nil {
+		return fmt.Errorf("render confirmation: %v: %w", err, asynq.SkipRetry)
+	}
+	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-confirm", Date: p.Nonce, Channel: domain.Email}
+	return h.send(ctx, log, key, sub, out, "confirm."+sub.ID+"."+p.Nonce)
+}
+
+// SendNotice sends a one-off system email (already subscribed, welcome) to
+// an active subscriber.
+func (h *Handler) SendNotice(ctx context.Context, t *asynq.Task) error {
+	var p task.SendNotice
+	if err := task.Decode(t, &p); err != nil {
+		return err
+	}
+	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "message", p.Kind)
+	sub, err := h.d.Store.Subscriber(ctx, p.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("notice skipped", "reason", "subscriber gone")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sub.Status != domain.Active {
+		log.Info("notice skipped", "reason", "subscriber "+string(sub.Status))
+		return nil
+	}
+	msg, err := h.d.Library.System(p.Kind, sub.Locale)
+	if err != nil {
+		return fmt.Errorf("load %s message: %v: %w", p.Kind, err, asynq.SkipRetry)
+	}
+	out, err := h.d.Renderer.Email(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1}, render.Links{
+		Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID),
+	})
+	if err != nil {
+		return fmt.Errorf("render %s: %v: %w", p.Kind, err, asynq.SkipRetry)
+	}
+	key := store.DeliveryKey{SubscriberID: sub.ID, Program: domain.Program("system-" + p.Kind), Date: p.Nonce, Channel: domain.Email}
+	return h.send(ctx, log, key, sub, out, p.Kind+"."+sub.ID+"."+p.Nonce)
+}
+
+func confirmLabel(locale string) string {
+	if locale == "es" {
+		return "Sí, quiero recibirlos"
+	}
+	return "Yes, send me these"
+}
+
+// send claims the occurrence, calls the provider once and records the outcome.
+// Errors are classified here and only here.
+func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, out render.Email, messageKey string) error {
+	now := h.d.Now()
+	if err := h.d.Store.ClaimDelivery(ctx, key, now); err != nil {
+		if st, ok := store.IsAlreadyHandled(err); ok {
+			log.Warn("not sending again", "state", st)
+			return nil
+		}
+		return err
+	}
+	unsubscribe := h.d.Links.Unsubscribe(sub.ID)
+	m := email.Message{
+		From: h.d.From, To: sub.Email, Subject: out.Subject, Text: out.Text, HTML: out.HTML,
+		MessageID: "<" + messageKey + "@" + h.d.Links.Host() + ">",
+		Headers: map[string]string{
+			"List-Unsubscribe":      "<" + unsubscribe + ">",
+			"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+		},
+	}
+	err := h.d.Email.Send(ctx, m)
+	class := email.Accepted
+	if err != nil {
+		class = email.Classify(err)
+	}
+	switch class {
+	case email.Accepted:
+		if err := h.d.Store.FinishDelivery(ctx, key, store.Sent, m.MessageID, "", h.d.Now()); err != nil {
+			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry) // never resend what the server took
+		}
+		log.Info("email sent")
+		return nil
+	case email.Temporary:
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		if retried >= maxRetry {
+			log.Warn("email failed", "reason", "temporary failures, out of retries")
+			return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "temporary failures, out of retries", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
+		}
+		log.Warn("email deferred", "reason", "temporary failure")
+		if ferr := h.d.Store.FinishDelivery(ctx, key, store.Retry, "", "temporary failure", h.d.Now()); ferr != nil {
+			return fmt.Errorf("release claim: %w: %w", ferr, asynq.SkipRetry) // the claim stays: a retry would record unknown
+		}
+		return fmt.Errorf("send: %w", err)
+	case email.Unknown:
+		log.Warn("email outcome unknown")
+		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Unknown, "", "connection lost after the message was handed over", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
+	default:
+		log.Warn("email failed", "reason", "permanent")
+		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "refused by the mail server", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
+	}
+}
