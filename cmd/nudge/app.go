@@ -21,6 +21,7 @@ import (
 	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/token"
 	"github.com/nudgehq/nudge/internal/web"
+	"github.com/nudgehq/nudge/internal/zones"
 	"github.com/nudgehq/nudge/scheduler"
 	"github.com/nudgehq/nudge/templates"
 	"github.com/nudgehq/nudge/worker"
@@ -238,7 +239,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		Store:         a.store,
 		Signer:        a.signer,
 		Outbox:        a.box,
-		Zones:         scheduler.Zones(),
+		Zones:         zones.Names(),
 		DefaultZone:   "UTC",
 		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
 		Now:           a.now,

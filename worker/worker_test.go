@@ -1,0 +1,197 @@
+package worker_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/email"
+	"github.com/nudgehq/nudge/internal/links"
+	"github.com/nudgehq/nudge/internal/redistest"
+	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/smtptest"
+	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/task"
+	"github.com/nudgehq/nudge/internal/token"
+	"github.com/nudgehq/nudge/templates"
+	"github.com/nudgehq/nudge/worker"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m, redistest.DBWorker) }
+
+type bundle struct {
+	st   *store.Store
+	h    *worker.Handler
+	sink *smtptest.Server
+	now  time.Time
+	id   string
+}
+
+var planned = time.Date(2026, 12, 1, 18, 30, 0, 0, time.UTC)
+
+// setup builds a worker on real Redis and a real SMTP sink, with one active
+// subscriber whose weekly check-in is planned at `planned`.
+func setup(t *testing.T, now time.Time) *bundle {
+	t.Helper()
+	t.Parallel()
+	b := &bundle{sink: smtptest.Start(t), now: now}
+	b.st = store.New(redistest.Client(t, redistest.DBWorker), redistest.Prefix(t))
+	lib, err := templates.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtp, err := email.NewSMTP(email.SMTPConfig{Host: b.sink.Host(), Port: b.sink.Port(), TLS: "none", PoolSize: 1, Timeout: 5 * time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { smtp.Close() })
+	clock := func() time.Time { return b.now }
+	b.h = worker.New(worker.Deps{
+		Store: b.st, Library: lib, Links: links.New("https://nudge.test", token.NewSigner([]byte("a-worker-test-secret-of-enough-length")), clock),
+		Renderer: render.New(lib, render.Options{ServiceName: "nudge", PostalAddress: "1 Test Street", CrisisLine: render.DefaultCrisisLines()}),
+		Email:    smtp, From: "nudge <hello@nudge.test>", Grace: 6 * time.Hour, Now: clock,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	ctx := context.Background()
+	res, err := b.st.Signup(ctx, domain.Subscriber{FirstName: "Grace", Email: "grace@example.org", TimeZone: "UTC", Locale: "en", CreatedAt: planned.Add(-48 * time.Hour)},
+		[]domain.Schedule{{Program: domain.WeeklyCheckin, Rule: "weekly:tue@18:30"}}, store.ConsentEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.id = res.ID
+	if _, err := b.st.Activate(ctx, b.id, planned.Add(-48*time.Hour), map[domain.Program]time.Time{domain.WeeklyCheckin: planned}, store.ConsentEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *bundle) payload(version int64) task.DeliverNudge {
+	return task.DeliverNudge{SubscriberID: b.id, Program: domain.WeeklyCheckin, Date: "2026-12-01", At: planned.Unix(), Version: version, Step: 2}
+}
+
+func (b *bundle) deliver(t *testing.T, p task.DeliverNudge) error {
+	t.Helper()
+	tk, err := task.NewDeliverNudge(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.h.DeliverNudge(context.Background(), tk)
+}
+
+func (b *bundle) record(t *testing.T) store.Delivery {
+	t.Helper()
+	d, err := b.st.Delivery(context.Background(), store.DeliveryKey{SubscriberID: b.id, Program: domain.WeeklyCheckin, Date: "2026-12-01", Channel: domain.Email})
+	if err != nil {
+		t.Fatalf("delivery record: %v", err)
+	}
+	return d
+}
+
+func TestDeliverSendsOnceAndARetryDoesNotResend(t *testing.T) {
+	b := setup(t, planned.Add(time.Second))
+	for range 3 { // asynq runs a task at least once: the second and third runs must not send
+		if err := b.deliver(t, b.payload(1)); err != nil {
+			t.Fatalf("deliver: %v", err)
+		}
+	}
+	msgs := b.sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("SMTP server got %d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	lib, _ := templates.Default()
+	want, _ := lib.Pick(domain.WeeklyCheckin, "en", 2)
+	if m.Header.Get("Subject") == "" || !strings.Contains(m.Text, "Grace") {
+		t.Errorf("message not personalised: subject %q", m.Header.Get("Subject"))
+	}
+	if want.Name == "" {
+		t.Fatal("no message at step 2")
+	}
+	if got := m.Header.Get("Message-Id"); got != "<"+b.id+":weekly-checkin:2026-12-01@nudge.test>" {
+		t.Errorf("Message-ID = %q, want one derived from the occurrence", got)
+	}
+	if d := b.record(t); d.State != store.Sent {
+		t.Fatalf("record = %+v, want sent", d)
+	}
+}
+
+func TestDeliverSkips(t *testing.T) {
+	tests := []struct {
+		name   string
+		now    time.Time
+		before func(t *testing.T, b *bundle)
+		want   string // reason prefix
+	}{
+		{"too late", planned.Add(6*time.Hour + time.Minute), nil, "too late"},
+		{"unsubscribed after queueing", planned, func(t *testing.T, b *bundle) {
+			if _, err := b.st.Unsubscribe(context.Background(), b.id, store.ConsentEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "subscriber unsubscribed"},
+		{"schedule changed after queueing", planned, func(t *testing.T, b *bundle) {
+			// A new signup of a not-yet-active address bumps the version; here we
+			// simulate a change by unsubscribing and signing up again.
+			ctx := context.Background()
+			if _, err := b.st.Unsubscribe(ctx, b.id, store.ConsentEvent{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.st.Signup(ctx, domain.Subscriber{FirstName: "Grace", Email: "grace@example.org", TimeZone: "UTC", Locale: "en"},
+				[]domain.Schedule{{Program: domain.WeeklyCheckin, Rule: "weekly:wed@08:00"}}, store.ConsentEvent{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.st.Activate(ctx, b.id, planned, map[domain.Program]time.Time{domain.WeeklyCheckin: planned.Add(time.Hour)}, store.ConsentEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "schedule changed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t, tt.now)
+			if tt.before != nil {
+				tt.before(t, b)
+			}
+			if err := b.deliver(t, b.payload(1)); err != nil {
+				t.Fatalf("deliver: %v", err)
+			}
+			if n := len(b.sink.Messages()); n != 0 {
+				t.Fatalf("SMTP server got %d messages, want 0", n)
+			}
+			if d := b.record(t); d.State != store.Skipped || !strings.HasPrefix(d.Reason, tt.want) {
+				t.Fatalf("record = %+v, want skipped %q…", d, tt.want)
+			}
+		})
+	}
+}
+
+func TestDeliverAfterACrashedAttemptRecordsUnknown(t *testing.T) {
+	b := setup(t, planned)
+	// An attempt claimed the occurrence and died before recording the outcome.
+	k := store.DeliveryKey{SubscriberID: b.id, Program: domain.WeeklyCheckin, Date: "2026-12-01", Channel: domain.Email}
+	if err := b.st.ClaimDelivery(context.Background(), k, planned); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.deliver(t, b.payload(1)); err != nil {
+		t.Fatalf("deliver: %v", err)
+	}
+	if n := len(b.sink.Messages()); n != 0 {
+		t.Fatalf("a retry after a crashed attempt sent %d messages; it must send none", n)
+	}
+	if d := b.record(t); d.State != store.Unknown {
+		t.Fatalf("record = %+v, want unknown", d)
+	}
+}
+
+func TestMalformedPayloadIsNotRetried(t *testing.T) {
+	b := setup(t, planned)
+	for _, raw := range []string{`{`, `{"s":""}`, `{"s":"x","p":"nonsense","d":"2026-12-01"}`} {
+		err := b.h.DeliverNudge(context.Background(), asynq.NewTask(task.TypeDeliverNudge, []byte(raw)))
+		if err == nil || !strings.Contains(err.Error(), asynq.SkipRetry.Error()) {
+			t.Errorf("payload %s: err = %v, want SkipRetry", raw, err)
+		}
+	}
+}
