@@ -104,6 +104,9 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	a.renderer = render.New(a.library, render.Options{
 		ServiceName: "nudge", PostalAddress: cfg.PostalAddress, CrisisLine: render.DefaultCrisisLines(),
 	})
+	if err := a.renderer.Check(); err != nil {
+		return nil, fmt.Errorf("check message library: %w", err)
+	}
 	a.signer = token.NewSigner([]byte(cfg.Secret))
 	a.links = links.New(cfg.URL(""), a.signer, now)
 

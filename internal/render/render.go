@@ -1,0 +1,286 @@
+// Package render turns a message of the copy library into what a channel
+// sends: a multipart email (subject, plain text, HTML) or the text of an SMS.
+//
+// Names are cleaned before they reach a template: trimmed, control and
+// formatting characters removed, cut to [MaxNameLen] characters. A person
+// without a usable first name is not called "there" everywhere: the name is
+// left out and the sentence around it mended. In English, after a greeting
+// ("Hi", "Hello", "Hey") the name becomes "there" ("Hi there,"); a name that
+// opens a sentence is dropped with its comma and the next word capitalised
+// ("Sam, who lit up your week?" → "Who lit up your week?"); elsewhere it is
+// dropped with the comma before it ("Hola, Sam:" → "Hola:", "Thanks, Sam."
+// → "Thanks."). Spanish has no neutral word that reads like "there", so
+// Spanish always drops the name.
+//
+// The HTML part is one layout (layout.html) built for mail clients: tables
+// and inline styles, no images, no tracking, colours with good contrast that
+// survive the inversion dark-mode clients apply, and the text of every block
+// escaped.
+package render
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/url"
+	"strings"
+	texttemplate "text/template"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/nudgehq/nudge/templates"
+)
+
+//go:embed layout.html
+var layoutHTML string
+
+// MaxNameLen is how many characters of a first name are used.
+const MaxNameLen = 40
+
+// maxGoalLen is how many characters of a goal are used; the signup form keeps
+// goals shorter, this only bounds what reaches a message.
+const maxGoalLen = 120
+
+// Options are the operator's settings that appear in every message.
+type Options struct {
+	// ServiceName starts every SMS ("nudge: …"); "nudge" when empty.
+	ServiceName string
+	// PostalAddress goes in every email footer; line breaks are kept.
+	PostalAddress string
+	// CrisisLine is the crisis-resource line of every email footer, per
+	// locale ("en", "es"); a locale without one uses "en".
+	CrisisLine map[string]string
+}
+
+// DefaultCrisisLines returns the crisis-resource lines nudge ships with.
+func DefaultCrisisLines() map[string]string {
+	return map[string]string{
+		"en": "nudge is not monitored. If you are in crisis, call or text 988 (US) or your local emergency number.",
+		"es": "Nadie supervisa nudge en tiempo real. Si estás en crisis, llama o envía un mensaje de texto al 988 (EE. UU.) o al número de emergencias de tu país.",
+	}
+}
+
+// Data is what is known about the person a message is for.
+type Data struct {
+	FirstName string // as they typed it; cleaned here
+	Goal      string // optional
+	// Locale is the person's locale. The message's own locale wins: it is
+	// the language the copy is in. This is used only for a message without one.
+	Locale string
+	Week   int
+}
+
+// Links are the links an email carries. Every URL is absolute, http or https
+// (the configuration insists on https in production).
+type Links struct {
+	Manage, Unsubscribe string // always in the footer; required
+	Action              string // optional: the button's URL (confirm link, …)
+	ActionLabel         string // the button's text; required with Action
+}
+
+// Email is a rendered email.
+type Email struct {
+	Subject, Text, HTML string
+}
+
+// Renderer renders messages. It is safe for concurrent use.
+type Renderer struct {
+	lib    *templates.Library
+	opts   Options
+	layout *template.Template
+}
+
+// New returns a Renderer for the messages of lib.
+func New(lib *templates.Library, opts Options) *Renderer {
+	if opts.ServiceName == "" {
+		opts.ServiceName = "nudge"
+	}
+	return &Renderer{
+		lib:    lib,
+		opts:   opts,
+		layout: template.Must(template.New("layout.html").Parse(layoutHTML)),
+	}
+}
+
+// page is what layout.html is executed with.
+type page struct {
+	Lang, Subject                   string
+	Blocks                          []block
+	Action, ActionLabel, ButtonHint string
+	Manage, ManageLabel             string
+	Unsubscribe, UnsubscribeLabel   string
+	Address                         []string
+	Crisis                          string
+}
+
+// block is a rendered body block: plain text, escaped by the layout.
+type block struct {
+	List  bool
+	Items []string
+}
+
+// Email renders m as an email for d, with links l.
+func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
+	if m == nil {
+		return Email{}, errors.New("render email: no message")
+	}
+	if m.Subject == nil || len(m.Body) == 0 {
+		return Email{}, fmt.Errorf("render email %s: the message has no subject or no body", m.File)
+	}
+	if err := l.check(); err != nil {
+		return Email{}, fmt.Errorf("render email %s: %w", m.File, err)
+	}
+	locale := messageLocale(m, d)
+	lb := labelsFor(locale)
+	v := vars(d)
+
+	subject, err := r.exec(m.Subject, v, locale)
+	if err != nil {
+		return Email{}, fmt.Errorf("render email %s: subject: %w", m.File, err)
+	}
+	blocks := make([]block, 0, len(m.Body))
+	for _, b := range m.Body {
+		out := block{List: b.List}
+		for _, it := range b.Items {
+			s, err := r.exec(it, v, locale)
+			if err != nil {
+				return Email{}, fmt.Errorf("render email %s: body: %w", m.File, err)
+			}
+			if s != "" {
+				out.Items = append(out.Items, s)
+			}
+		}
+		if len(out.Items) > 0 {
+			blocks = append(blocks, out)
+		}
+	}
+
+	p := page{
+		Lang:             locale,
+		Subject:          subject,
+		Blocks:           blocks,
+		Action:           l.Action,
+		ActionLabel:      l.ActionLabel,
+		ButtonHint:       lb.buttonHint,
+		Manage:           l.Manage,
+		ManageLabel:      lb.manage,
+		Unsubscribe:      l.Unsubscribe,
+		UnsubscribeLabel: lb.unsubscribe,
+		Address:          addressLines(r.opts.PostalAddress),
+		Crisis:           r.crisisLine(locale),
+	}
+	var html bytes.Buffer
+	if err := r.layout.Execute(&html, p); err != nil {
+		return Email{}, fmt.Errorf("render email %s: layout: %w", m.File, err)
+	}
+	return Email{Subject: subject, Text: plainText(p), HTML: html.String()}, nil
+}
+
+// check reports a link a message must not carry.
+func (l Links) check() error {
+	for _, u := range []struct{ name, url string }{{"manage", l.Manage}, {"unsubscribe", l.Unsubscribe}, {"action", l.Action}} {
+		if u.url == "" {
+			if u.name == "action" {
+				continue
+			}
+			return fmt.Errorf("no %s link", u.name)
+		}
+		p, err := url.Parse(u.url)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return fmt.Errorf("%s link %q is not an absolute http(s) URL", u.name, u.url)
+		}
+	}
+	if l.Action != "" && strings.TrimSpace(l.ActionLabel) == "" {
+		return errors.New("action link without a label")
+	}
+	return nil
+}
+
+// messageLocale is the language the message is written in.
+func messageLocale(m *templates.Message, d Data) string {
+	switch {
+	case m.Locale != "":
+		return m.Locale
+	case d.Locale != "":
+		return strings.ToLower(d.Locale)
+	}
+	return templates.Fallback
+}
+
+// crisisLine returns the crisis line for locale, its language or English.
+func (r *Renderer) crisisLine(locale string) string {
+	lang, _, _ := strings.Cut(locale, "-")
+	for _, k := range []string{locale, lang, templates.Fallback} {
+		if s := strings.TrimSpace(r.opts.CrisisLine[k]); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func addressLines(s string) []string {
+	var lines []string
+	for line := range strings.SplitSeq(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// vars cleans what the person typed before it reaches a template.
+func vars(d Data) templates.Vars {
+	return templates.Vars{
+		FirstName: cleanText(d.FirstName, MaxNameLen),
+		Goal:      cleanText(d.Goal, maxGoalLen),
+		Week:      d.Week,
+	}
+}
+
+// cleanText makes typed text safe to put in a message: valid UTF-8 in NFC,
+// no control, formatting or private-use characters, white space folded,
+// at most max characters.
+func cleanText(s string, max int) string {
+	s = norm.NFC.String(strings.ToValidUTF8(s, ""))
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			b.WriteByte(' ')
+		case unicode.Is(unicode.Cc, r), unicode.Is(unicode.Co, r), r == utf8.RuneError:
+		case unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d':
+			// Bidi overrides and invisible marks can disguise a name; the two
+			// joiners are kept because some scripts' names need them.
+		default:
+			b.WriteRune(r)
+		}
+	}
+	s = strings.Join(strings.Fields(b.String()), " ")
+	if utf8.RuneCountInString(s) > max {
+		s = strings.TrimSpace(string([]rune(s)[:max]))
+	}
+	return s
+}
+
+// nameMark stands in for a missing name while a template runs, so that the
+// sentence around it can be mended afterwards. It is a private-use
+// character, which cleanText removes from every name.
+const nameMark = "\uE000"
+
+// exec runs one template of a message. Without a first name it runs with
+// nameMark in its place and mends the result (see the package doc).
+func (r *Renderer) exec(t *texttemplate.Template, v templates.Vars, locale string) (string, error) {
+	if v.FirstName != "" {
+		return templates.Execute(t, v)
+	}
+	v.FirstName = nameMark
+	s, err := templates.Execute(t, v)
+	if err != nil {
+		return "", err
+	}
+	return dropName(s, locale), nil
+}

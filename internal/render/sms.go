@@ -1,0 +1,206 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/nudgehq/nudge/templates"
+)
+
+// MaxSMSSegments is the longest SMS nudge sends, in segments.
+const MaxSMSSegments = 2
+
+// SMSFooter is what follows the text of an SMS.
+type SMSFooter int
+
+// SMS footers.
+const (
+	// FooterNone adds nothing.
+	FooterNone SMSFooter = iota
+	// FooterOptOut adds "Reply STOP to opt out, HELP for help." in the
+	// message's language: in the first message, and now and then after.
+	FooterOptOut
+)
+
+// SMS renders m's SMS line for d and appends footer. The text always starts
+// with the service name ("nudge: …"), typographic punctuation is replaced by
+// its GSM-7 equivalent (’ → ', “ → ", – → -, … → ...), and the result fits
+// in [MaxSMSSegments] segments. When it does not, it tries in turn, keeping
+// the first that fits:
+//
+//  1. the text as written, with the first name and goal;
+//  2. the same with accents GSM-7 lacks taken off (á → a; é and ñ stay);
+//  3. 1 and 2 without the first name (a name in another script makes the
+//     whole text UCS-2, 70 characters a segment), mended as the package doc says;
+//  4. 1 and 2 without the name and the goal.
+//
+// If none fits, it returns an error.
+func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, error) {
+	if m == nil {
+		return "", errors.New("render sms: no message")
+	}
+	if m.SMS == nil {
+		return "", fmt.Errorf("render sms %s: the message has no SMS line", m.File)
+	}
+	locale := messageLocale(m, d)
+	tail := ""
+	if footer == FooterOptOut {
+		tail = " " + labelsFor(locale).optOut
+	}
+
+	v := vars(d)
+	tries := []templates.Vars{v}
+	if v.FirstName != "" {
+		v.FirstName = ""
+		tries = append(tries, v)
+	}
+	if v.Goal != "" {
+		v.Goal = ""
+		tries = append(tries, v)
+	}
+	segments := 0
+	for _, v := range tries {
+		text, err := r.exec(m.SMS, v, locale)
+		if err != nil {
+			return "", fmt.Errorf("render sms %s: %w", m.File, err)
+		}
+		text = smartEncode(r.withServiceName(text) + tail)
+		n, gsm := GSM7Segments(text)
+		if n <= MaxSMSSegments {
+			return text, nil
+		}
+		segments = n
+		if !gsm {
+			text = stripAccents(text)
+			if n, _ = GSM7Segments(text); n <= MaxSMSSegments {
+				return text, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("render sms %s: %d segments even without the name, at most %d allowed", m.File, segments, MaxSMSSegments)
+}
+
+// withServiceName puts the service name first, as carriers and the design
+// want, unless the copy already starts with it.
+func (r *Renderer) withServiceName(s string) string {
+	name := r.opts.ServiceName
+	if len(s) >= len(name) && strings.EqualFold(s[:len(name)], name) {
+		return s
+	}
+	return name + ": " + s
+}
+
+// The GSM 03.38 default alphabet (without the escape code) and its extension
+// table, whose characters take two septets.
+const (
+	gsm7Basic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
+		"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+	gsm7Extension = "\f^{}\\[~]|€"
+)
+
+// gsm7Cost is how many septets r takes in GSM-7, or 0 if it has none.
+func gsm7Cost(r rune) int {
+	switch {
+	case strings.ContainsRune(gsm7Basic, r):
+		return 1
+	case strings.ContainsRune(gsm7Extension, r):
+		return 2
+	}
+	return 0
+}
+
+// GSM7Segments returns how many SMS segments s takes and whether it can be
+// sent in GSM-7. In GSM-7 one segment holds 160 septets, and a longer text
+// 153 per segment (an extension character such as € or { takes two septets,
+// never split across segments). Any other character makes the whole text
+// UCS-2: 70 UTF-16 units in one segment, 67 per segment beyond (an emoji's
+// surrogate pair is never split). The empty string takes no segments.
+func GSM7Segments(s string) (segments int, gsm7 bool) {
+	if s == "" {
+		return 0, true
+	}
+	gsm7 = true
+	total := 0
+	for _, r := range s {
+		c := gsm7Cost(r)
+		if c == 0 {
+			gsm7 = false
+			break
+		}
+		total += c
+	}
+	single, multi := 160, 153
+	cost := gsm7Cost
+	if !gsm7 {
+		single, multi = 70, 67
+		cost = utf16.RuneLen
+		total = 0
+		for _, r := range s {
+			total += utf16.RuneLen(r)
+		}
+	}
+	if total <= single {
+		return 1, gsm7
+	}
+	segments, used := 1, 0
+	for _, r := range s {
+		c := cost(r)
+		if used+c > multi {
+			segments++
+			used = 0
+		}
+		used += c
+	}
+	return segments, gsm7
+}
+
+// smartEncode replaces typographic characters that would force UCS-2 with
+// their plain equivalents, as Twilio's "smart encoding" does; it never
+// changes a letter.
+func smartEncode(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '‘', '’', '‚', '‛', '′', '`', '´':
+			return '\''
+		case '“', '”', '„', '‟', '″', '«', '»':
+			return '"'
+		case '‐', '‑', '‒', '–', '—', '―', '−':
+			return '-'
+		case '\u00a0', '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005',
+			'\u2006', '\u2007', '\u2008', '\u2009', '\u200a', '\u202f', '\u205f', '\u3000':
+			return ' '
+		case '\u200b', '\ufeff':
+			return -1
+		}
+		return r
+	}, strings.ReplaceAll(s, "…", "..."))
+}
+
+// stripAccents takes off the accents GSM-7 lacks ("á" → "a", "ç" → "c"),
+// leaving letters it has ("é", "ñ") and anything it cannot help.
+func stripAccents(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if gsm7Cost(r) > 0 {
+			b.WriteRune(r)
+			continue
+		}
+		base := strings.Map(func(r rune) rune {
+			if unicode.Is(unicode.Mn, r) {
+				return -1
+			}
+			return r
+		}, norm.NFD.String(string(r)))
+		if base != "" && strings.IndexFunc(base, func(r rune) bool { return gsm7Cost(r) == 0 }) < 0 {
+			b.WriteString(base)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
