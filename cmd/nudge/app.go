@@ -83,7 +83,6 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 		if err := a.mini.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
-		logger.Warn("using an embedded in-process Redis: NOTHING IS KEPT when nudge stops; set NUDGE_REDIS_URL to keep data", "addr", a.mini.Addr())
 		opts = &redis.Options{Addr: a.mini.Addr()}
 	}
 	a.rdb = redis.NewClient(opts)
@@ -113,7 +112,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	if cfg.DevOutbox() {
 		a.box = outbox.New(a.rdb, cfg.RedisPrefix, now)
 		a.email = a.box
-		logger.Warn("no NUDGE_SMTP_HOST: email goes to the dev outbox", "url", cfg.URL("/dev/outbox"))
+		logger.Info("dev outbox", "url", cfg.URL("/dev/outbox"))
 	} else {
 		a.smtp, err = email.NewSMTP(email.SMTPConfig{
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: string(cfg.SMTP.Username), Password: string(cfg.SMTP.Password),
