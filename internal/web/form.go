@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -175,7 +176,7 @@ func checkEmail(s string) string {
 // buildRule turns a program's day and time into a rule and checks it the way
 // every rule is checked.
 func buildRule(p programInfo, c programChoice) (string, string) {
-	if len(c.Time) != 5 || c.Time[2] != ':' {
+	if _, err := time.Parse("15:04", c.Time); err != nil || len(c.Time) != 5 {
 		return "", "Please choose a time of day, like 18:30."
 	}
 	kind := "weekly"

@@ -1,0 +1,628 @@
+// Package config reads nudge's settings from the environment.
+//
+// Load checks every variable and reports all problems at once, one line per
+// problem, each naming its variable, so an operator fixes a bad deployment in
+// one round. Development needs no settings at all: what is missing is replaced
+// by an embedded or local stand-in and reported in Config.Warnings. Production
+// (NUDGE_ENV=production) never falls back: a missing Redis, SMTP relay, sender
+// address, postal address or signing key stops the start.
+//
+// Secrets (passwords, tokens, the signing key, a Redis URL that may hold a
+// password) have the type Secret, which prints, logs and marshals as
+// "[redacted]"; a whole Config logs through its LogValue, which shows
+// Redacted. Use string(secret) only where the value is handed to its user.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Env is the kind of deployment.
+type Env string
+
+// The two environments.
+const (
+	Development Env = "development"
+	Production  Env = "production"
+)
+
+// DevSecret is the signing key used in development when NUDGE_SECRET is not
+// set. It is public (it is in the source), so production refuses it.
+const DevSecret = "nudge-development-secret-NOT-FOR-PRODUCTION-use"
+
+// MinSecretLen is the least number of bytes NUDGE_SECRET must have.
+const MinSecretLen = 32
+
+// The SMTP connection security modes.
+const (
+	TLSNone     = "none"     // plain text; only for a relay on the same host or network
+	TLSStartTLS = "starttls" // plain connection upgraded with STARTTLS, which is required
+	TLSImplicit = "tls"      // TLS from the first byte (SMTPS, usually port 465)
+)
+
+// Secret is a setting that must never be printed or logged. Its String,
+// GoString and LogValue show only whether it is set.
+type Secret string
+
+// String returns "[redacted]" for a set secret and "" for an empty one.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the secret.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// LogValue keeps slog from printing the secret.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText keeps encoding/json (and so slog's JSON handler, which
+// marshals structs) from printing the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// SMTP holds the relay settings (NUDGE_SMTP_*). An empty Host means the dev outbox.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username Secret // some relays use an API token as the user name
+	Password Secret
+	TLS      string // TLSNone, TLSStartTLS or TLSImplicit
+	PoolSize int    // open connections per worker process
+}
+
+// Twilio holds the SMS provider settings (NUDGE_TWILIO_*). They are either
+// all missing (no SMS provider) or complete.
+type Twilio struct {
+	AccountSID          string
+	AuthToken           Secret
+	From                string // a sending number, or
+	MessagingServiceSID string // a messaging service; exactly one of the two is set
+	APIURL              *url.URL
+}
+
+// Config is nudge's whole configuration. Treat it as read-only after Load.
+type Config struct {
+	Env      Env
+	HTTPAddr string
+	// BaseURL is the public address every link in a message starts with,
+	// without a trailing slash. Use URL to build links.
+	BaseURL *url.URL
+
+	// RedisURL is NUDGE_REDIS_URL as given (it may carry a password); Redis
+	// is its parsed form. Both are empty when the embedded Redis is used.
+	RedisURL    Secret
+	Redis       *redis.Options
+	RedisPrefix string
+
+	SMTP      SMTP
+	EmailFrom mail.Address
+
+	// Secret is the key that signs the tokens in links.
+	Secret        Secret
+	PostalAddress string
+
+	GraceWindow       time.Duration
+	WorkerConcurrency int
+	PlannerInterval   time.Duration
+	PlannerHorizon    time.Duration
+
+	LogLevel  slog.Level
+	LogFormat string // "text" or "json"
+
+	Twilio Twilio
+	// EmailRate and SMSRate cap the whole fleet's sending, in messages per
+	// second; 0 means no limit.
+	EmailRate float64
+	SMSRate   float64
+
+	// Warnings are things an operator should know at start (an embedded
+	// Redis, the development signing key, …); log each one.
+	Warnings []string
+}
+
+// Production reports whether nudge runs as a production deployment.
+func (c Config) Production() bool { return c.Env == Production }
+
+// EmbeddedRedis reports whether nudge runs an in-process Redis whose data is
+// lost when it stops (development without NUDGE_REDIS_URL).
+func (c Config) EmbeddedRedis() bool { return c.Redis == nil }
+
+// DevOutbox reports whether email goes to the dev outbox instead of an SMTP
+// relay (development without NUDGE_SMTP_HOST).
+func (c Config) DevOutbox() bool { return c.SMTP.Host == "" }
+
+// SMSEnabled reports whether the Twilio settings are complete, so SMS go to
+// Twilio.
+func (c Config) SMSEnabled() bool { return c.Twilio.AccountSID != "" }
+
+// SMSOutbox reports whether SMS go to the dev outbox: development without
+// Twilio settings. In production without them the SMS channel is not offered.
+func (c Config) SMSOutbox() bool { return !c.Production() && !c.SMSEnabled() }
+
+// URL joins the public base URL and path ("/confirm?t=…") into an absolute URL.
+func (c Config) URL(path string) string {
+	if c.BaseURL == nil {
+		return path
+	}
+	base := c.BaseURL.String()
+	if path == "" {
+		return base
+	}
+	if path[0] == '?' || path[0] == '#' {
+		return base + path
+	}
+	return base + "/" + strings.TrimLeft(path, "/")
+}
+
+// The environment variables Load reads.
+const (
+	varEnv               = "NUDGE_ENV"
+	varHTTPAddr          = "NUDGE_HTTP_ADDR"
+	varBaseURL           = "NUDGE_BASE_URL"
+	varRedisURL          = "NUDGE_REDIS_URL"
+	varRedisPrefix       = "NUDGE_REDIS_PREFIX"
+	varSMTPHost          = "NUDGE_SMTP_HOST"
+	varSMTPPort          = "NUDGE_SMTP_PORT"
+	varSMTPUsername      = "NUDGE_SMTP_USERNAME"
+	varSMTPPassword      = "NUDGE_SMTP_PASSWORD"
+	varSMTPTLS           = "NUDGE_SMTP_TLS"
+	varSMTPPool          = "NUDGE_SMTP_POOL"
+	varEmailFrom         = "NUDGE_EMAIL_FROM"
+	varSecret            = "NUDGE_SECRET"
+	varPostalAddress     = "NUDGE_POSTAL_ADDRESS"
+	varGraceWindow       = "NUDGE_GRACE_WINDOW"
+	varWorkerConcurrency = "NUDGE_WORKER_CONCURRENCY"
+	varPlannerInterval   = "NUDGE_PLANNER_INTERVAL"
+	varPlannerHorizon    = "NUDGE_PLANNER_HORIZON"
+	varLogLevel          = "NUDGE_LOG_LEVEL"
+	varLogFormat         = "NUDGE_LOG_FORMAT"
+	varTwilioSID         = "NUDGE_TWILIO_ACCOUNT_SID"
+	varTwilioToken       = "NUDGE_TWILIO_AUTH_TOKEN"
+	varTwilioFrom        = "NUDGE_TWILIO_FROM"
+	varTwilioService     = "NUDGE_TWILIO_MESSAGING_SERVICE_SID"
+	varTwilioAPIURL      = "NUDGE_TWILIO_API_URL"
+	varEmailRate         = "NUDGE_EMAIL_RATE"
+	varSMSRate           = "NUDGE_SMS_RATE"
+)
+
+// Development defaults.
+const (
+	defaultHTTPAddr      = ":8080"
+	defaultBaseURL       = "http://localhost:8080"
+	defaultRedisPrefix   = "nudge:"
+	defaultEmailFrom     = "nudge <nudge@localhost>"
+	defaultPostalAddress = "nudge (development), 1 Example Street, Exampletown"
+	defaultSMTPPool      = 4
+)
+
+// loader collects values and problems while Load walks the variables.
+type loader struct {
+	getenv   func(string) string
+	problems []error
+	prod     bool
+}
+
+// get returns a variable with surrounding white space removed.
+func (l *loader) get(name string) string { return strings.TrimSpace(l.getenv(name)) }
+
+// fail records one problem with a variable.
+func (l *loader) fail(name, format string, args ...any) {
+	l.problems = append(l.problems, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+}
+
+// Load reads the configuration through getenv (os.Getenv in main). It returns
+// every problem it finds, joined, one per line.
+func Load(getenv func(string) string) (Config, error) {
+	l := &loader{getenv: getenv}
+	var c Config
+
+	switch v := l.get(varEnv); v {
+	case "", string(Development):
+		c.Env = Development
+	case string(Production):
+		c.Env = Production
+	default:
+		l.fail(varEnv, "%q is not an environment (development or production)", v)
+		c.Env = Development // check the rest as development
+	}
+	l.prod = c.Production()
+
+	c.HTTPAddr = l.httpAddr()
+	c.BaseURL = l.baseURL()
+	c.RedisURL, c.Redis = l.redis()
+	c.RedisPrefix = l.redisPrefix()
+	c.SMTP = l.smtp()
+	c.EmailFrom = l.emailFrom()
+	c.Secret = l.secret()
+	c.PostalAddress = l.postalAddress()
+	c.GraceWindow = l.duration(varGraceWindow, 6*time.Hour, time.Minute, 48*time.Hour)
+	c.WorkerConcurrency = l.integer(varWorkerConcurrency, 10, 1, 1000)
+	c.PlannerInterval = l.duration(varPlannerInterval, 5*time.Second, 100*time.Millisecond, 10*time.Minute)
+	c.PlannerHorizon = l.duration(varPlannerHorizon, time.Minute, time.Second, time.Hour)
+	if c.PlannerHorizon < c.PlannerInterval {
+		l.fail(varPlannerHorizon, "%s is shorter than %s (%s): messages would be enqueued late",
+			c.PlannerHorizon, varPlannerInterval, c.PlannerInterval)
+	}
+	c.LogLevel = l.logLevel()
+	c.LogFormat = l.oneOf(varLogFormat, "text", "text", "json")
+	c.Twilio = l.twilio()
+	c.EmailRate = l.rate(varEmailRate)
+	c.SMSRate = l.rate(varSMSRate)
+
+	c.Warnings = warnings(c)
+	if len(l.problems) > 0 {
+		return Config{}, errors.Join(l.problems...)
+	}
+	return c, nil
+}
+
+// warnings lists what an operator should know about a configuration that loaded.
+func warnings(c Config) []string {
+	var w []string
+	if c.EmbeddedRedis() {
+		w = append(w, varRedisURL+" is not set: using an in-process Redis; all data is lost when nudge stops")
+	}
+	if c.DevOutbox() {
+		w = append(w, varSMTPHost+" is not set: email goes to the dev outbox, not to anyone's inbox")
+	}
+	if c.SMSOutbox() {
+		w = append(w, "no "+varTwilioSID+": SMS go to the dev outbox")
+	}
+	if c.Production() && !c.SMSEnabled() {
+		w = append(w, "no "+varTwilioSID+": the SMS channel is not offered")
+	}
+	if c.Secret == DevSecret {
+		w = append(w, varSecret+" is not set: using the public development signing key; links are forgeable")
+	}
+	if c.Production() && c.SMTP.TLS == TLSNone {
+		w = append(w, varSMTPTLS+"=none: email leaves this host unencrypted")
+	}
+	return w
+}
+
+func (l *loader) httpAddr() string {
+	v := l.get(varHTTPAddr)
+	if v == "" {
+		return defaultHTTPAddr
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		l.fail(varHTTPAddr, "%q is not a listen address (host:port, e.g. :8080)", v)
+		return v
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		l.fail(varHTTPAddr, "%q is not a listen address: %q is not a port number (0-65535)", v, port)
+	}
+	return v
+}
+
+func (l *loader) baseURL() *url.URL {
+	v := l.get(varBaseURL)
+	if v == "" {
+		if l.prod {
+			l.fail(varBaseURL, "required in production (the public https:// address used in every link)")
+			return nil
+		}
+		v = defaultBaseURL
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		l.fail(varBaseURL, "%q is not an absolute http:// or https:// URL", v)
+		return nil
+	}
+	switch {
+	case u.User != nil:
+		l.fail(varBaseURL, "must not contain a user name or password")
+		return nil
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		l.fail(varBaseURL, "%q must not have a query or fragment", v)
+		return nil
+	case l.prod && u.Scheme != "https":
+		l.fail(varBaseURL, "%q must use https in production", v)
+		return nil
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u
+}
+
+func (l *loader) redis() (Secret, *redis.Options) {
+	v := l.getenv(varRedisURL)
+	v = strings.TrimSpace(v)
+	if v == "" {
+		if l.prod {
+			l.fail(varRedisURL, "required in production (without it nudge would keep its data in memory only)")
+		}
+		return "", nil
+	}
+	// Never echo the value: it may carry a password.
+	u, err := url.Parse(v)
+	if err != nil {
+		l.fail(varRedisURL, "not a valid URL")
+		return "", nil
+	}
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		l.fail(varRedisURL, "%q must start with redis:// or rediss://", u.Redacted())
+		return "", nil
+	}
+	opts, err := redis.ParseURL(v)
+	if err != nil {
+		l.fail(varRedisURL, "%q is not a Redis URL: %s", u.Redacted(), strings.TrimPrefix(err.Error(), "redis: "))
+		return "", nil
+	}
+	return Secret(v), opts
+}
+
+func (l *loader) redisPrefix() string {
+	v := l.get(varRedisPrefix)
+	if v == "" {
+		return defaultRedisPrefix
+	}
+	if len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		l.fail(varRedisPrefix, "%q must be at most 64 bytes without spaces or control characters", v)
+	}
+	return v
+}
+
+func (l *loader) smtp() SMTP {
+	s := SMTP{
+		Host:     l.get(varSMTPHost),
+		Username: Secret(l.getenv(varSMTPUsername)),
+		Password: Secret(l.getenv(varSMTPPassword)),
+		TLS:      l.oneOf(varSMTPTLS, TLSStartTLS, TLSNone, TLSStartTLS, TLSImplicit),
+		PoolSize: l.integer(varSMTPPool, defaultSMTPPool, 1, 100),
+	}
+	defaultPort := 587
+	if s.TLS == TLSImplicit {
+		defaultPort = 465
+	}
+	s.Port = l.port(varSMTPPort, defaultPort)
+
+	if s.Host == "" {
+		if l.prod {
+			l.fail(varSMTPHost, "required in production (without it email would go to the dev outbox)")
+			return s
+		}
+		// Settings without a host are a mistake, not a request for the outbox.
+		var set []string
+		for _, name := range []string{varSMTPPort, varSMTPUsername, varSMTPPassword, varSMTPTLS} {
+			if l.getenv(name) != "" {
+				set = append(set, name)
+			}
+		}
+		if len(set) > 0 {
+			l.fail(varSMTPHost, "empty, but %s set; set the host too, or unset them to use the dev outbox",
+				strings.Join(set, ", "))
+		}
+		return s
+	}
+	if strings.ContainsAny(s.Host, " /:@") && net.ParseIP(s.Host) == nil {
+		l.fail(varSMTPHost, "%q is not a host name (give the port in %s)", s.Host, varSMTPPort)
+	}
+	if s.Username != "" && s.Password == "" {
+		l.fail(varSMTPPassword, "required when %s is set", varSMTPUsername)
+	}
+	if s.Password != "" && s.Username == "" {
+		l.fail(varSMTPUsername, "required when %s is set", varSMTPPassword)
+	}
+	return s
+}
+
+func (l *loader) emailFrom() mail.Address {
+	v := l.get(varEmailFrom)
+	if v == "" {
+		if l.prod {
+			l.fail(varEmailFrom, "required in production (the sender address, e.g. \"nudge <nudge@example.org>\")")
+			return mail.Address{}
+		}
+		v = defaultEmailFrom
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil {
+		l.fail(varEmailFrom, "%q is not an email address", v)
+		return mail.Address{}
+	}
+	return *a
+}
+
+func (l *loader) secret() Secret {
+	v := l.getenv(varSecret)
+	switch {
+	case v == "" && l.prod:
+		l.fail(varSecret, "required in production (at least %d random bytes, e.g. from `openssl rand -base64 48`)", MinSecretLen)
+		return ""
+	case v == "":
+		return DevSecret
+	case v == DevSecret && l.prod:
+		l.fail(varSecret, "is the public development key; production needs its own")
+		return ""
+	case len(v) < MinSecretLen:
+		// Never echo the value, not even its start.
+		l.fail(varSecret, "too short (%d bytes; at least %d)", len(v), MinSecretLen)
+		return ""
+	}
+	return Secret(v)
+}
+
+func (l *loader) postalAddress() string {
+	v := l.get(varPostalAddress)
+	if v == "" {
+		if l.prod {
+			l.fail(varPostalAddress, "required in production (the sender's postal address for the email footer)")
+			return ""
+		}
+		return defaultPostalAddress
+	}
+	if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\n' }) {
+		l.fail(varPostalAddress, "must not contain control characters")
+	}
+	return v
+}
+
+func (l *loader) logLevel() slog.Level {
+	switch v := strings.ToLower(l.get(varLogLevel)); v {
+	case "", "info":
+		return slog.LevelInfo
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	default:
+		l.fail(varLogLevel, "%q is not a log level (debug, info, warn or error)", v)
+		return slog.LevelInfo
+	}
+}
+
+func (l *loader) twilio() Twilio {
+	t := Twilio{
+		AccountSID:          l.get(varTwilioSID),
+		AuthToken:           Secret(l.getenv(varTwilioToken)),
+		From:                l.get(varTwilioFrom),
+		MessagingServiceSID: l.get(varTwilioService),
+	}
+	if v := l.get(varTwilioAPIURL); v != "" {
+		u, err := url.Parse(v)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			l.fail(varTwilioAPIURL, "%q is not an absolute http:// or https:// URL", v)
+		case u.User != nil:
+			l.fail(varTwilioAPIURL, "must not contain a user name or password")
+		case l.prod && u.Scheme != "https":
+			l.fail(varTwilioAPIURL, "%q must use https in production", v)
+		default:
+			u.Path = strings.TrimRight(u.Path, "/")
+			t.APIURL = u
+		}
+	}
+
+	if t.AccountSID == "" && t.AuthToken == "" && t.From == "" && t.MessagingServiceSID == "" {
+		return Twilio{APIURL: t.APIURL}
+	}
+	// A partial set: name every missing piece.
+	ok := true
+	if t.AccountSID == "" {
+		l.fail(varTwilioSID, "required when other NUDGE_TWILIO_ settings are set")
+		ok = false
+	} else if !twilioSID(t.AccountSID, "AC") {
+		l.fail(varTwilioSID, "%q is not an account SID (AC followed by 32 hex digits)", t.AccountSID)
+		ok = false
+	}
+	if t.AuthToken == "" {
+		l.fail(varTwilioToken, "required when other NUDGE_TWILIO_ settings are set")
+		ok = false
+	}
+	switch {
+	case t.From == "" && t.MessagingServiceSID == "":
+		l.fail(varTwilioFrom, "required (or %s) when other NUDGE_TWILIO_ settings are set", varTwilioService)
+		ok = false
+	case t.From != "" && t.MessagingServiceSID != "":
+		l.fail(varTwilioFrom, "set either it or %s, not both", varTwilioService)
+		ok = false
+	case t.MessagingServiceSID != "" && !twilioSID(t.MessagingServiceSID, "MG"):
+		l.fail(varTwilioService, "%q is not a messaging service SID (MG followed by 32 hex digits)", t.MessagingServiceSID)
+		ok = false
+	}
+	if !ok {
+		return Twilio{}
+	}
+	return t
+}
+
+// twilioSID reports whether s is a Twilio SID: a two-letter prefix and 32 hex digits.
+func twilioSID(s, prefix string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, r := range s[2:] {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *loader) rate(name string) float64 {
+	v := l.get(name)
+	if v == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e6 {
+		l.fail(name, "%q is not a rate (messages per second, a number above 0; 0 or unset for no limit)", v)
+		return 0
+	}
+	return f
+}
+
+// oneOf reads a variable that must be one of allowed (compared without case).
+func (l *loader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(l.get(name))
+	if v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	l.fail(name, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	return def
+}
+
+func (l *loader) integer(name string, def, lo, hi int) int {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		l.fail(name, "%q is not a whole number from %d to %d", v, lo, hi)
+		return def
+	}
+	return n
+}
+
+func (l *loader) port(name string, def int) int {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		l.fail(name, "%q is not a port number (1-65535)", v)
+		return def
+	}
+	return n
+}
+
+func (l *loader) duration(name string, def, lo, hi time.Duration) time.Duration {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		l.fail(name, "%q is not a duration (e.g. 90s, 5m, 6h)", v)
+		return def
+	}
+	if d < lo || d > hi {
+		l.fail(name, "%s is out of range (%s to %s)", d, lo, hi)
+		return def
+	}
+	return d
+}
