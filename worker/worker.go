@@ -109,7 +109,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	if !sub.ConfirmedAt.IsZero() && now.After(sub.ConfirmedAt) {
 		week = int(now.Sub(sub.ConfirmedAt)/(7*24*time.Hour)) + 1
 	}
-	data := render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: week}
+	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week}
 	out, err := h.d.Renderer.Email(msg, data, render.Links{Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID)})
 	if err != nil {
 		return fmt.Errorf("render %s step %d: %v: %w", p.Program, p.Step, err, asynq.SkipRetry)

@@ -58,15 +58,22 @@ const (
 
 // Subscriber is one person on the public list.
 type Subscriber struct {
-	ID          string
-	FirstName   string
-	Email       string
-	TimeZone    string // IANA name
-	Locale      string // "en", "es"
+	ID        string
+	FirstName string
+	Email     string
+	TimeZone  string // IANA name
+	Locale    string // "en", "es"
+	// Goal is the person's own words for one connection they would like to
+	// strengthen (optional, at most GoalMaxLen characters).
+	Goal        string
 	Status      Status
 	CreatedAt   time.Time
 	ConfirmedAt time.Time // zero until confirmed
 }
+
+// GoalMaxLen keeps a goal short enough to read in a message (and the
+// subscriber's Redis hash compact).
+const GoalMaxLen = 60
 
 // Schedule is one program's rule for one subscriber.
 type Schedule struct {

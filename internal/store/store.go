@@ -102,6 +102,7 @@ const (
 	fEmail       = "em"
 	fTimeZone    = "tz"
 	fLocale      = "lc"
+	fGoal        = "gl"
 	fStatus      = "st"
 	fCreatedAt   = "ca"
 	fConfirmedAt = "cf"
@@ -209,7 +210,7 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key,
 				fFirstName, sub.FirstName, fEmail, addr, fTimeZone, sub.TimeZone,
-				fLocale, sub.Locale, fStatus, string(domain.Pending),
+				fLocale, sub.Locale, fGoal, sub.Goal, fStatus, string(domain.Pending),
 				fCreatedAt, unix(sub.CreatedAt), fConfirmedAt, "0",
 				fPrograms, programsField(scheds))
 			// Versions only ever grow, so a task queued for an earlier choice
@@ -270,6 +271,7 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 		Email:       m[fEmail],
 		TimeZone:    m[fTimeZone],
 		Locale:      m[fLocale],
+		Goal:        m[fGoal],
 		Status:      domain.Status(m[fStatus]),
 		CreatedAt:   fromUnix(m[fCreatedAt]),
 		ConfirmedAt: fromUnix(m[fConfirmedAt]),

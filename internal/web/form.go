@@ -19,6 +19,7 @@ type signupForm struct {
 	Email     string
 	TimeZone  string
 	Locale    string
+	Goal      string
 	Programs  map[domain.Program]programChoice
 	Honeypot  string
 }
@@ -89,6 +90,7 @@ func parseSignupForm(v url.Values) signupForm {
 		Email:     strings.TrimSpace(v.Get("email")),
 		TimeZone:  strings.TrimSpace(v.Get("tz")),
 		Locale:    v.Get("locale"),
+		Goal:      strings.TrimSpace(v.Get("goal")),
 		Honeypot:  v.Get("website"),
 		Programs:  map[domain.Program]programChoice{},
 	}
@@ -116,6 +118,12 @@ func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain
 		errs["first_name"] = "Please keep your first name to 40 characters."
 	case !utf8.ValidString(f.FirstName) || strings.IndexFunc(f.FirstName, unicode.IsControl) >= 0:
 		errs["first_name"] = "Your first name has characters we cannot use."
+	}
+	switch {
+	case utf8.RuneCountInString(f.Goal) > domain.GoalMaxLen:
+		errs["goal"] = fmt.Sprintf("Please keep this to %d characters; a few words are plenty.", domain.GoalMaxLen)
+	case !utf8.ValidString(f.Goal) || strings.IndexFunc(f.Goal, unicode.IsControl) >= 0:
+		errs["goal"] = "This has characters we cannot use."
 	}
 	if msg := checkEmail(f.Email); msg != "" {
 		errs["email"] = msg
@@ -146,7 +154,7 @@ func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain
 	if len(errs) > 0 {
 		return domain.Subscriber{}, nil, errs
 	}
-	return domain.Subscriber{FirstName: f.FirstName, Email: f.Email, TimeZone: f.TimeZone, Locale: locale}, scheds, nil
+	return domain.Subscriber{FirstName: f.FirstName, Email: f.Email, TimeZone: f.TimeZone, Locale: locale, Goal: f.Goal}, scheds, nil
 }
 
 func noneChecked(f signupForm) bool {

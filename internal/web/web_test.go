@@ -99,6 +99,7 @@ func TestSignupFormRerendersWithMessagesAndKeepsValues(t *testing.T) {
 		{"bad day", "weekly-checkin-day", "someday", "day of the week"},
 		{"bad month day", "monthly-review-day", "31", "day of the month"},
 		{"no program", "program", "", "at least one"},
+		{"long goal", "goal", strings.Repeat("g", 61), "60 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +133,9 @@ func TestSignupFormRerendersWithMessagesAndKeepsValues(t *testing.T) {
 
 func TestSignupStoresPendingAndAnswersTheSameForAnyAddress(t *testing.T) {
 	b := setup(t)
-	code, first := b.do(t, "POST", "/signup", validForm(), nil)
+	withGoal := validForm()
+	withGoal.Set("goal", "my sister Ana")
+	code, first := b.do(t, "POST", "/signup", withGoal, nil)
 	if code != 200 || !strings.Contains(first, "Check your email") {
 		t.Fatalf("signup = %d", code)
 	}
@@ -142,7 +145,7 @@ func TestSignupStoresPendingAndAnswersTheSameForAnyAddress(t *testing.T) {
 	}
 	sub, _ := b.st.Subscriber(context.Background(), id)
 	scheds, _ := b.st.Schedules(context.Background(), id)
-	if sub.Status != domain.Pending || len(scheds) != 2 || scheds[1].Rule != "monthly:last-fri@10:00" {
+	if sub.Status != domain.Pending || sub.Goal != "my sister Ana" || len(scheds) != 2 || scheds[1].Rule != "monthly:last-fri@10:00" {
 		t.Fatalf("stored %+v with %+v", sub, scheds)
 	}
 	// The same address again, and a honeypot hit: the same page.
