@@ -69,6 +69,42 @@ type Subscriber struct {
 	Status      Status
 	CreatedAt   time.Time
 	ConfirmedAt time.Time // zero until confirmed
+	// Phone is a mobile number in E.164 form, or "".
+	Phone string
+	// Channels are the channels nudges go out on; empty means email only.
+	Channels []Channel
+	// SMSStatus is the consent state of Phone: "" (no SMS), pending (asked
+	// to reply YES), active, or stopped (said STOP).
+	SMSStatus SMSStatus
+	// SMSFooterAt is when the last text carrying the opt-out words went out.
+	SMSFooterAt time.Time
+}
+
+// SMSStatus is where a subscriber's SMS consent stands.
+type SMSStatus string
+
+// SMS consent states.
+const (
+	SMSNone    SMSStatus = ""
+	SMSPending SMSStatus = "pending"
+	SMSActive  SMSStatus = "active"
+	SMSStopped SMSStatus = "stopped"
+)
+
+// Wants reports whether nudges should go out on channel c: chosen, and
+// for SMS, consented to.
+func (s Subscriber) Wants(c Channel) bool {
+	chosen := len(s.Channels) == 0 && c == Email
+	for _, ch := range s.Channels {
+		chosen = chosen || ch == c
+	}
+	switch c {
+	case Email:
+		return chosen && s.Email != ""
+	case SMS:
+		return chosen && s.Phone != "" && s.SMSStatus == SMSActive
+	}
+	return false
 }
 
 // GoalMaxLen keeps a goal short enough to read in a message (and the

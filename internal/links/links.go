@@ -49,6 +49,9 @@ func (b *Builder) Unsubscribe(id string) string {
 	return b.link("/unsubscribe/", token.Unsubscribe, id, UnsubscribeTTL)
 }
 
+// StatusCallback is where Twilio reports what became of each text.
+func (b *Builder) StatusCallback() string { return b.base + "/webhooks/twilio/status" }
+
 // Host is the base URL's host, used to make stable Message-IDs.
 func (b *Builder) Host() string {
 	u, err := url.Parse(b.base)

@@ -27,6 +27,7 @@ const (
 	ConsentSignup      = "signup"
 	ConsentConfirm     = "confirm"
 	ConsentUnsubscribe = "unsubscribe"
+	ConsentSMSStop     = "sms-stop"
 )
 
 func (s *Store) appendConsent(ctx context.Context, p redis.Pipeliner, id string, ev ConsentEvent) {

@@ -48,12 +48,47 @@ func (k DeliveryKey) String() string {
 
 func (s *Store) deliveryKey(k DeliveryKey) string { return s.prefix + "dlv:" + k.String() }
 
+func (s *Store) sidKey(sid string) string { return s.prefix + "sid:" + sid }
+
 // Delivery is a stored delivery record.
 type Delivery struct {
 	State      DeliveryState
 	ProviderID string
 	Reason     string
 	At         time.Time
+	// ProviderStatus is the latest status the provider reported (Twilio:
+	// queued, sent, delivered, undelivered, failed), only ever moving forward.
+	ProviderStatus string
+}
+
+// providerStatusScript orders Twilio's message statuses; a callback can only move a
+// record to a higher rank, so a late "sent" never overwrites "delivered".
+var providerStatusScript = redis.NewScript(`
+local dkey = redis.call('GET', KEYS[1])
+if not dkey then return -1 end
+dkey = ARGV[3] .. 'dlv:' .. dkey
+local rank = {accepted=1, scheduled=1, queued=2, sending=3, sent=4, delivered=5, undelivered=5, failed=5, read=6, canceled=5}
+local new = rank[ARGV[1]]
+if not new then return 0 end
+local cur = redis.call('HGET', dkey, 'ps')
+if cur and (rank[cur] or 0) >= new then return 0 end
+redis.call('HSET', dkey, 'ps', ARGV[1], 'pt', ARGV[2])
+return 1
+`)
+
+// RecordProviderStatus moves the delivery record of the message with this
+// provider id forward to status. It returns false when the status is not
+// newer than what is recorded (a repeat, or an out-of-order callback) and
+// ErrNotFound when no record has that id.
+func (s *Store) RecordProviderStatus(ctx context.Context, providerID, status string, now time.Time) (bool, error) {
+	n, err := providerStatusScript.Run(ctx, s.rdb, []string{s.sidKey(providerID)}, status, now.Unix(), s.prefix).Int()
+	if err != nil {
+		return false, fmt.Errorf("record status of %s: %w", providerID, err)
+	}
+	if n < 0 {
+		return false, fmt.Errorf("record status of %s: %w", providerID, ErrNotFound)
+	}
+	return n == 1, nil
 }
 
 var claimScript = redis.NewScript(`
@@ -102,6 +137,10 @@ func (s *Store) FinishDelivery(ctx context.Context, k DeliveryKey, st DeliverySt
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key, "s", string(st), "p", providerID, "w", reason, "t", now.Unix())
 		p.Expire(ctx, key, DeliveryRetention)
+		if k.Channel == domain.SMS && providerID != "" {
+			// Status callbacks name the message by its sid.
+			p.Set(ctx, s.sidKey(providerID), k.String(), DeliveryRetention)
+		}
 		return nil
 	})
 	if err != nil {
@@ -138,7 +177,7 @@ func (s *Store) Delivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
 	if len(m) == 0 {
 		return Delivery{}, fmt.Errorf("load delivery %s: %w", k, ErrNotFound)
 	}
-	return Delivery{State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"])}, nil
+	return Delivery{State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"]), ProviderStatus: m["ps"]}, nil
 }
 
 // IsAlreadyHandled reports whether err says the occurrence was handled before.

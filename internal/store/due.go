@@ -73,44 +73,102 @@ func (s *Store) DueBatch(ctx context.Context, shard int, until time.Time, limit 
 	return out, nil
 }
 
-// Compare and move: only if the entry still has the score we read and the
-// schedule still has the version we read.
-var advanceScript = redis.NewScript(`
-local cur = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not cur or tonumber(cur) ~= tonumber(ARGV[2]) then return 0 end
-if redis.call('HGET', KEYS[2], 'v') ~= ARGV[4] then return 0 end
-if ARGV[3] == 'remove' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HSET', KEYS[2], 'x', '0')
-  return 1
-end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('HINCRBY', KEYS[2], 'n', 1)
-redis.call('HSET', KEYS[2], 'x', ARGV[3])
-return 1
-`)
-
 // Advance moves a due entry to its next instant and the schedule to its next
-// message, atomically, if the entry is still as e describes it. It returns
-// false when another planner (or a change by the subscriber) got there first.
+// message, atomically, if the entry is still as e describes it: the score
+// read and the schedule version read. It returns false when another planner
+// (or a change by the subscriber) got there first.
 func (s *Store) Advance(ctx context.Context, e DueEntry, next time.Time) (bool, error) {
-	return s.moveDue(ctx, e, strconv.FormatInt(next.Unix(), 10))
+	if next.IsZero() {
+		return false, fmt.Errorf("advance %s/%s: no next instant", e.SubscriberID, e.Program)
+	}
+	return s.moveOne(ctx, DueMove{Entry: e, Next: next})
 }
 
 // Unplan takes a due entry out of the index (its subscriber is not active, or
 // its rule can no longer be read), if it is still as e describes it.
 func (s *Store) Unplan(ctx context.Context, e DueEntry) (bool, error) {
-	return s.moveDue(ctx, e, "remove")
+	return s.moveOne(ctx, DueMove{Entry: e})
 }
 
-func (s *Store) moveDue(ctx context.Context, e DueEntry, to string) (bool, error) {
-	n, err := advanceScript.Run(ctx, s.rdb,
-		[]string{s.dueKey(e.Shard), s.schedKey(e.SubscriberID, e.Program)},
-		dueMember(e.SubscriberID, e.Program), e.At.Unix(), to, e.Version).Int()
+func (s *Store) moveOne(ctx context.Context, mv DueMove) (bool, error) {
+	ok, err := s.MoveDue(ctx, []DueMove{mv})
 	if err != nil {
-		return false, fmt.Errorf("move due %s/%s: %w", e.SubscriberID, e.Program, err)
+		return false, err
 	}
-	return n == 1, nil
+	return ok[0], nil
+}
+
+// DueMove is one compare-and-set move of a due entry, for MoveDue.
+type DueMove struct {
+	Entry DueEntry
+	// Next is the entry's next instant; zero takes it out of the index.
+	Next time.Time
+	// KeepStep leaves the schedule's step where it is: the occurrence was
+	// skipped, so the message it would have carried is still the next one.
+	KeepStep bool
+}
+
+// One round trip for a whole batch: each move is the compare-and-set of
+// advanceScript. KEYS come in pairs (due shard, schedule); ARGV in fives
+// (member, score read, next or 'remove', version read, step increment).
+var moveDueScript = redis.NewScript(`
+local out = {}
+for i = 1, #KEYS / 2 do
+  local due, sched = KEYS[2 * i - 1], KEYS[2 * i]
+  local a = 5 * (i - 1)
+  local m, to = ARGV[a + 1], ARGV[a + 3]
+  local cur = redis.call('ZSCORE', due, m)
+  if not cur or tonumber(cur) ~= tonumber(ARGV[a + 2]) or redis.call('HGET', sched, 'v') ~= ARGV[a + 4] then
+    out[i] = 0
+  elseif to == 'remove' then
+    redis.call('ZREM', due, m)
+    redis.call('HSET', sched, 'x', '0')
+    out[i] = 1
+  else
+    redis.call('ZADD', due, to, m)
+    if ARGV[a + 5] ~= '0' then redis.call('HINCRBY', sched, 'n', ARGV[a + 5]) end
+    redis.call('HSET', sched, 'x', to)
+    out[i] = 1
+  end
+end
+return out
+`)
+
+// MoveDue applies moves in one round trip and reports, move by move, whether
+// it applied: each is the compare-and-set of Advance (or, with a zero Next,
+// of Unplan), and one that finds the entry changed changes nothing. The
+// moves are applied atomically together, so a lost reply leaves either all
+// or none of them done.
+func (s *Store) MoveDue(ctx context.Context, moves []DueMove) ([]bool, error) {
+	if len(moves) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, 2*len(moves))
+	args := make([]any, 0, 5*len(moves))
+	for _, mv := range moves {
+		e := mv.Entry
+		to, inc := "remove", "1"
+		if !mv.Next.IsZero() {
+			to = strconv.FormatInt(mv.Next.Unix(), 10)
+		}
+		if mv.KeepStep {
+			inc = "0"
+		}
+		keys = append(keys, s.dueKey(e.Shard), s.schedKey(e.SubscriberID, e.Program))
+		args = append(args, dueMember(e.SubscriberID, e.Program), e.At.Unix(), to, e.Version, inc)
+	}
+	res, err := moveDueScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("move due %s/%s (and %d more): %w", moves[0].Entry.SubscriberID, moves[0].Entry.Program, len(moves)-1, err)
+	}
+	if len(res) != len(moves) {
+		return nil, fmt.Errorf("move due entries: %d results for %d moves", len(res), len(moves))
+	}
+	out := make([]bool, len(res))
+	for i, n := range res {
+		out[i] = n == 1
+	}
+	return out, nil
 }
 
 // Lease takes a shard for owner for ttl, or extends owner's lease. It returns

@@ -103,6 +103,10 @@ const (
 	fTimeZone    = "tz"
 	fLocale      = "lc"
 	fGoal        = "gl"
+	fPhone       = "ph"
+	fChannels    = "chn"
+	fSMSStatus   = "ss"
+	fSMSFooterAt = "sf"
 	fStatus      = "st"
 	fCreatedAt   = "ca"
 	fConfirmedAt = "cf"
@@ -138,6 +142,33 @@ func programsField(scheds []domain.Schedule) string {
 		names[i] = string(sc.Program)
 	}
 	return strings.Join(names, ",")
+}
+
+func channelsField(cs []domain.Channel) string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = string(c)
+	}
+	return strings.Join(names, ",")
+}
+
+func parseChannels(s string) []domain.Channel {
+	if s == "" {
+		return nil
+	}
+	var out []domain.Channel
+	for _, c := range strings.Split(s, ",") {
+		out = append(out, domain.Channel(c))
+	}
+	return out
+}
+
+// MarkSMSFooter records that a text with the opt-out words went out at t.
+func (s *Store) MarkSMSFooter(ctx context.Context, id string, t time.Time) error {
+	if err := s.rdb.HSet(ctx, s.subKey(id), fSMSFooterAt, unix(t)).Err(); err != nil {
+		return fmt.Errorf("mark sms footer of %s: %w", id, err)
+	}
+	return nil
 }
 
 func parsePrograms(s string) []domain.Program {
@@ -211,6 +242,7 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 			p.HSet(ctx, key,
 				fFirstName, sub.FirstName, fEmail, addr, fTimeZone, sub.TimeZone,
 				fLocale, sub.Locale, fGoal, sub.Goal, fStatus, string(domain.Pending),
+				fPhone, sub.Phone, fChannels, channelsField(sub.Channels), fSMSStatus, string(sub.SMSStatus),
 				fCreatedAt, unix(sub.CreatedAt), fConfirmedAt, "0",
 				fPrograms, programsField(scheds))
 			// Versions only ever grow, so a task queued for an earlier choice
@@ -272,6 +304,10 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 		TimeZone:    m[fTimeZone],
 		Locale:      m[fLocale],
 		Goal:        m[fGoal],
+		Phone:       m[fPhone],
+		Channels:    parseChannels(m[fChannels]),
+		SMSStatus:   domain.SMSStatus(m[fSMSStatus]),
+		SMSFooterAt: fromUnix(m[fSMSFooterAt]),
 		Status:      domain.Status(m[fStatus]),
 		CreatedAt:   fromUnix(m[fCreatedAt]),
 		ConfirmedAt: fromUnix(m[fConfirmedAt]),
@@ -406,6 +442,35 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 		return false, fmt.Errorf("unsubscribe %s: %w", id, err)
 	}
 	return changed, nil
+}
+
+// StopSMS records that a subscriber's number must not be texted again: SMS
+// consent becomes stopped and the number joins the suppression list, which
+// outlives the record. Email is left as it is.
+func (s *Store) StopSMS(ctx context.Context, id string, ev ConsentEvent) error {
+	key := s.subKey(id)
+	txf := func(tx *redis.Tx) error {
+		phone, err := tx.HGet(ctx, key, fPhone).Result()
+		if errors.Is(err, redis.Nil) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, fSMSStatus, string(domain.SMSStopped))
+			if phone != "" {
+				p.SAdd(ctx, s.suppressionKey(), AddressHash(phone))
+			}
+			s.appendConsent(ctx, p, id, ev)
+			return nil
+		})
+		return err
+	}
+	if err := s.watch(ctx, txf, key); err != nil {
+		return fmt.Errorf("stop sms for %s: %w", id, err)
+	}
+	return nil
 }
 
 // Suppressed reports whether an address is on the suppression list.

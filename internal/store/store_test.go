@@ -251,3 +251,61 @@ func TestLeaseIsExclusive(t *testing.T) {
 		t.Fatal("b could not lease a released shard")
 	}
 }
+
+func TestProviderStatusOnlyMovesForward(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	k := store.DeliveryKey{SubscriberID: "s2", Program: domain.WeeklyCheckin, Date: "2026-12-01", Channel: domain.SMS}
+	if err := st.ClaimDelivery(ctx, k, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.FinishDelivery(ctx, k, store.Sent, "SM0123", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		status string
+		moved  bool
+		want   string
+	}{
+		{"queued", true, "queued"},
+		{"delivered", true, "delivered"},
+		{"sent", false, "delivered"}, // late: never overwrites delivered
+		{"delivered", false, "delivered"},
+		{"bogus", false, "delivered"},
+	}
+	for _, s := range steps {
+		moved, err := st.RecordProviderStatus(ctx, "SM0123", s.status, t0)
+		if err != nil || moved != s.moved {
+			t.Fatalf("%s: moved = %v, %v; want %v", s.status, moved, err, s.moved)
+		}
+		if d, _ := st.Delivery(ctx, k); d.ProviderStatus != s.want || d.State != store.Sent {
+			t.Fatalf("after %s: %+v, want provider status %s", s.status, d, s.want)
+		}
+	}
+	if _, err := st.RecordProviderStatus(ctx, "SMunknown", "delivered", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown sid: %v", err)
+	}
+}
+
+func TestStopSMSSuppressesTheNumberOnly(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	res, err := st.Signup(ctx, domain.Subscriber{FirstName: "Li", Email: "li@example.org", Phone: "+447700900123", TimeZone: "UTC",
+		Channels: []domain.Channel{domain.Email, domain.SMS}, SMSStatus: domain.SMSActive}, nil, store.ConsentEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.StopSMS(ctx, res.ID, store.ConsentEvent{At: t0, Action: store.ConsentSMSStop, Channel: "sms", Source: "sms-keyword"}); err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := st.Subscriber(ctx, res.ID)
+	if sub.SMSStatus != domain.SMSStopped || sub.Wants(domain.SMS) || !sub.Wants(domain.Email) {
+		t.Fatalf("after StopSMS: %+v", sub)
+	}
+	if sup, _ := st.Suppressed(ctx, "+447700900123"); !sup {
+		t.Fatal("number not suppressed")
+	}
+	if sup, _ := st.Suppressed(ctx, "li@example.org"); sup {
+		t.Fatal("email suppressed by an SMS stop")
+	}
+}
