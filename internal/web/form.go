@@ -1,9 +1,9 @@
 package web
 
 import (
-	"fmt"
 	"net/mail"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -30,54 +30,66 @@ type programChoice struct {
 	Time    string // "HH:MM"
 }
 
-// programInfo describes one program on the form.
+// programInfo describes one program on the form. Its title and hint are in
+// the catalogue under program.NAME.title and program.NAME.hint.
 type programInfo struct {
 	Program                 domain.Program
-	Title, Hint             string
 	Monthly                 bool
 	DefaultDay, DefaultTime string
 	DefaultChecked          bool
 }
 
 var formPrograms = []programInfo{
-	{domain.WeeklyCheckin, "Weekly check-in", "one small step and a question, once a week", false, "sun", "18:00", true},
-	{domain.Gratitude, "Gratitude prompt", "a moment to notice a kindness, once a week", false, "fri", "19:00", false},
-	{domain.MonthlyReview, "Monthly review", "a look back over your month", true, "last", "10:00", false},
+	{domain.WeeklyCheckin, false, "sun", "18:00", true},
+	{domain.Gratitude, false, "fri", "19:00", false},
+	{domain.MonthlyReview, true, "last", "10:00", false},
 }
+
+// The longest first name and goal the form takes.
+const (
+	maxNameLen = 40
+	maxGoalLen = domain.GoalMaxLen
+)
 
 type option struct{ Value, Label string }
 
-var weekdays = []option{{"mon", "Monday"}, {"tue", "Tuesday"}, {"wed", "Wednesday"}, {"thu", "Thursday"}, {"fri", "Friday"}, {"sat", "Saturday"}, {"sun", "Sunday"}}
-
-func monthDays() []option {
+// weekdayOptions are the days of a weekly program, in t's words.
+func weekdayOptions(t texts) []option {
 	out := []option{}
-	for d := 1; d <= 28; d++ {
-		out = append(out, option{fmt.Sprint(d), ordinal(d)})
+	for _, code := range weekdayCodes() {
+		out = append(out, option{code, t.get("weekday." + code)})
 	}
-	out = append(out, option{"last", "The last day"})
+	return out
+}
+
+// monthDayOptions are the days of a monthly program, in t's words.
+func monthDayOptions(t texts) []option {
+	out := []option{}
+	for d := 1; d <= scheduler.MaxMonthDay; d++ {
+		v := strconv.Itoa(d)
+		out = append(out, option{v, t.get("monthday." + v)})
+	}
+	out = append(out, option{"last", t.get("monthday.last")})
 	for _, which := range []string{"first", "last"} {
-		for _, w := range weekdays {
-			out = append(out, option{which + "-" + w.Value, "The " + which + " " + w.Label})
+		for _, code := range weekdayCodes() {
+			v := which + "-" + code
+			out = append(out, option{v, t.get("monthday." + v)})
 		}
 	}
 	return out
 }
 
-func ordinal(d int) string {
-	suffix := "th"
-	switch {
-	case d%10 == 1 && d != 11:
-		suffix = "st"
-	case d%10 == 2 && d != 12:
-		suffix = "nd"
-	case d%10 == 3 && d != 13:
-		suffix = "rd"
+// formLocale is the locale a signup stores: Spanish when the form asks for
+// it, English otherwise.
+func formLocale(locale string) string {
+	if locale == spanish {
+		return spanish
 	}
-	return fmt.Sprintf("The %d%s", d, suffix)
+	return english
 }
 
 func defaultForm() signupForm {
-	f := signupForm{Locale: "en", Programs: map[domain.Program]programChoice{}}
+	f := signupForm{Locale: english, Programs: map[domain.Program]programChoice{}}
 	for _, p := range formPrograms {
 		f.Programs[p.Program] = programChoice{Checked: p.DefaultChecked, Day: p.DefaultDay, Time: p.DefaultTime}
 	}
@@ -108,32 +120,29 @@ func parseSignupForm(v url.Values) signupForm {
 	return f
 }
 
-// validate checks the form and returns what to store, or a message per field.
+// validate checks the form and returns what to store, or the catalogue key
+// of a message per field.
 func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain.Schedule, map[string]string) {
 	errs := map[string]string{}
 	switch {
 	case f.FirstName == "":
-		errs["first_name"] = "Please tell us your first name, so the messages can greet you."
-	case utf8.RuneCountInString(f.FirstName) > 40:
-		errs["first_name"] = "Please keep your first name to 40 characters."
+		errs["first_name"] = "error.first_name.missing"
+	case utf8.RuneCountInString(f.FirstName) > maxNameLen:
+		errs["first_name"] = "error.first_name.long"
 	case !utf8.ValidString(f.FirstName) || strings.IndexFunc(f.FirstName, unicode.IsControl) >= 0:
-		errs["first_name"] = "Your first name has characters we cannot use."
+		errs["first_name"] = "error.first_name.invalid"
 	}
 	switch {
-	case utf8.RuneCountInString(f.Goal) > domain.GoalMaxLen:
-		errs["goal"] = fmt.Sprintf("Please keep this to %d characters; a few words are plenty.", domain.GoalMaxLen)
+	case utf8.RuneCountInString(f.Goal) > maxGoalLen:
+		errs["goal"] = "error.goal.long"
 	case !utf8.ValidString(f.Goal) || strings.IndexFunc(f.Goal, unicode.IsControl) >= 0:
-		errs["goal"] = "This has characters we cannot use."
+		errs["goal"] = "error.goal.invalid"
 	}
-	if msg := checkEmail(f.Email); msg != "" {
-		errs["email"] = msg
+	if key := checkEmail(f.Email); key != "" {
+		errs["email"] = key
 	}
 	if !zones[f.TimeZone] {
-		errs["tz"] = "Please choose your time zone from the list."
-	}
-	locale := f.Locale
-	if locale != "es" {
-		locale = "en"
+		errs["tz"] = "error.tz"
 	}
 	var scheds []domain.Schedule
 	for _, p := range formPrograms {
@@ -141,20 +150,20 @@ func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain
 		if !c.Checked {
 			continue
 		}
-		rule, msg := buildRule(p, c)
-		if msg != "" {
-			errs[string(p.Program)] = msg
+		rule, key := buildRule(p, c)
+		if key != "" {
+			errs[string(p.Program)] = key
 			continue
 		}
 		scheds = append(scheds, domain.Schedule{Program: p.Program, Rule: rule})
 	}
 	if noneChecked(f) {
-		errs["programs"] = "Please choose at least one kind of message."
+		errs["programs"] = "error.programs"
 	}
 	if len(errs) > 0 {
 		return domain.Subscriber{}, nil, errs
 	}
-	return domain.Subscriber{FirstName: f.FirstName, Email: f.Email, TimeZone: f.TimeZone, Locale: locale, Goal: f.Goal}, scheds, nil
+	return domain.Subscriber{FirstName: f.FirstName, Email: f.Email, TimeZone: f.TimeZone, Locale: formLocale(f.Locale), Goal: f.Goal}, scheds, nil
 }
 
 func noneChecked(f signupForm) bool {
@@ -166,26 +175,26 @@ func noneChecked(f signupForm) bool {
 	return true
 }
 
-// checkEmail returns why an address is not usable, or "".
+// checkEmail returns the catalogue key of why an address is not usable, or "".
 func checkEmail(s string) string {
 	if s == "" {
-		return "Please enter your email address."
+		return "error.email.missing"
 	}
 	if len(s) > 254 {
-		return "That email address is too long."
+		return "error.email.long"
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
-		return "Please enter an email address like name@example.com."
+		return "error.email.invalid"
 	}
 	return ""
 }
 
 // buildRule turns a program's day and time into a rule and checks it the way
-// every rule is checked.
+// every rule is checked; on a problem it returns the catalogue key of why.
 func buildRule(p programInfo, c programChoice) (string, string) {
 	if _, err := time.Parse("15:04", c.Time); err != nil || len(c.Time) != 5 {
-		return "", "Please choose a time of day, like 18:30."
+		return "", "error.time"
 	}
 	kind := "weekly"
 	if p.Monthly {
@@ -195,9 +204,9 @@ func buildRule(p programInfo, c programChoice) (string, string) {
 	r, err := scheduler.ParseRule(rule)
 	if err != nil {
 		if p.Monthly {
-			return "", "Please choose a day of the month and a time from the lists."
+			return "", "error.monthday"
 		}
-		return "", "Please choose a day of the week and a time."
+		return "", "error.weekday"
 	}
 	return r.String(), ""
 }

@@ -54,23 +54,44 @@ type Deps struct {
 type Server struct {
 	d     Deps
 	zones map[string]bool
-	pages map[string]*template.Template
+	text  map[string]texts                         // by locale
+	pages map[string]map[string]*template.Template // by locale, then page
 }
 
-// New parses the pages and returns a Server.
+// New parses the pages, once per locale, and returns a Server.
 func New(d Deps) (*Server, error) {
-	s := &Server{d: d, zones: map[string]bool{}, pages: map[string]*template.Template{}}
+	s := &Server{d: d, zones: map[string]bool{}, text: map[string]texts{}, pages: map[string]map[string]*template.Template{}}
 	for _, z := range d.Zones {
 		s.zones[z] = true
 	}
+	for locale, m := range catalogue() {
+		s.text[locale] = texts{locale: locale, m: m}
+		s.pages[locale] = map[string]*template.Template{}
+	}
 	for _, name := range []string{"signup", "message", "manage", "outbox"} {
-		t, err := template.New(name).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
+		// t and lang are set per locale below; these only let the pages parse.
+		base, err := template.New(name).Funcs(pageFuncs(texts{})).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
 		if err != nil {
 			return nil, err
 		}
-		s.pages[name] = t
+		for locale, tr := range s.text {
+			t, err := base.Clone()
+			if err != nil {
+				return nil, err
+			}
+			s.pages[locale][name] = t.Funcs(pageFuncs(tr))
+		}
 	}
 	return s, nil
+}
+
+// pageFuncs are the functions the pages call: {{t "key"}} for text (with
+// optional arguments) and {{lang}} for the locale.
+func pageFuncs(tr texts) template.FuncMap {
+	return template.FuncMap{
+		"t":    tr.get,
+		"lang": func() string { return tr.locale },
+	}
 }
 
 // Handler returns the routes, wrapped in cross-origin protection.
@@ -108,12 +129,14 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, page string, data any) {
+func (s *Server) render(w http.ResponseWriter, status int, locale, page string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	// Pages not tied to a subscriber follow the browser's language.
+	w.Header().Set("Vary", "Accept-Language")
 	w.WriteHeader(status)
-	if err := s.pages[page].ExecuteTemplate(w, "layout", data); err != nil {
-		s.d.Logger.Error("render page", "page", page, "err", err)
+	if err := s.pages[locale][page].ExecuteTemplate(w, "layout", data); err != nil {
+		s.d.Logger.Error("render page", "page", page, "locale", locale, "err", err)
 	}
 }
 
@@ -124,24 +147,42 @@ type messagePage struct {
 	Button     string
 }
 
-func (s *Server) message(w http.ResponseWriter, status int, p messagePage) {
-	s.render(w, status, "message", p)
+func (s *Server) message(w http.ResponseWriter, status int, locale string, p messagePage) {
+	s.render(w, status, locale, "message", p)
 }
 
-func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, locale string, err error) {
 	s.d.Logger.Error("request failed", "method", r.Method, "route", r.Pattern, "err", err)
-	s.message(w, http.StatusInternalServerError, messagePage{
-		Title:      "Something went wrong on our side",
-		Paragraphs: []string{"Nothing you typed was lost by you: please try again in a minute."},
+	tr := s.text[locale]
+	s.message(w, http.StatusInternalServerError, locale, messagePage{
+		Title:      tr.get("internal.title"),
+		Paragraphs: []string{tr.get("internal.body")},
 	})
 }
 
-func (s *Server) badLink(w http.ResponseWriter, err error) {
-	title, body := "This link does not work", "It may have been cut short when it was copied. Please open it straight from the email."
+// badLink answers a link that does not verify, in the language of the
+// browser: whose link it is, is not known.
+func (s *Server) badLink(w http.ResponseWriter, r *http.Request, err error) {
+	tr := s.text[requestLocale(r)]
+	title, body := tr.get("bad_link.title"), tr.get("bad_link.body")
 	if errors.Is(err, token.ErrExpired) {
-		title, body = "This link has expired", "Sign up again on the front page and we will send you a fresh one."
+		title, body = tr.get("expired.title"), tr.get("expired.body")
 	}
-	s.message(w, http.StatusNotFound, messagePage{Title: title, Paragraphs: []string{body}})
+	s.message(w, http.StatusNotFound, tr.locale, messagePage{Title: title, Paragraphs: []string{body}})
+}
+
+// subscriberLocale is the page locale of subscriber id, for the pages behind
+// a signed link. A subscriber that cannot be loaded gets the browser's
+// language: the handler deals with a missing one as it always has.
+func (s *Server) subscriberLocale(r *http.Request, id string) string {
+	sub, err := s.d.Store.Subscriber(r.Context(), id)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.d.Logger.Warn("load subscriber for the page language", "subscriber_id", id, "err", err)
+		}
+		return requestLocale(r)
+	}
+	return storedLocale(sub.Locale)
 }
 
 func origin(r *http.Request, source string) subscription.Origin {
@@ -163,97 +204,128 @@ type programView struct {
 
 type signupPage struct {
 	Form     signupForm
-	Errors   map[string]string
+	Errors   map[string]string // field → message
 	Zones    []string
 	Programs []programView
+	// Action is where the form posts: /signup with the page's language, so
+	// the page stays in it if the form comes back with errors.
+	Action string
 }
 
-func (s *Server) signupView(f signupForm, errs map[string]string) signupPage {
+// signupView is the form in tr's language; errs are catalogue keys per field.
+func (s *Server) signupView(tr texts, f signupForm, errs map[string]string) signupPage {
 	if f.TimeZone == "" {
 		f.TimeZone = s.d.DefaultZone
 	}
-	v := signupPage{Form: f, Errors: errs, Zones: s.d.Zones}
+	msgs := map[string]string{}
+	for field, key := range errs {
+		msgs[field] = tr.get(key)
+	}
+	v := signupPage{Form: f, Errors: msgs, Zones: s.d.Zones, Action: "/signup?lang=" + tr.locale}
 	for _, p := range formPrograms {
 		c := f.Programs[p.Program]
-		days := weekdays
+		days := weekdayOptions(tr)
 		if p.Monthly {
-			days = monthDays()
+			days = monthDayOptions(tr)
 		}
+		name := string(p.Program)
 		v.Programs = append(v.Programs, programView{
-			Name: string(p.Program), Title: p.Title, Hint: p.Hint, Monthly: p.Monthly,
-			Checked: c.Checked, Day: c.Day, Time: c.Time, Error: errs[string(p.Program)], Days: days,
+			Name: name, Title: tr.get("program." + name + ".title"), Hint: tr.get("program." + name + ".hint"), Monthly: p.Monthly,
+			Checked: c.Checked, Day: c.Day, Time: c.Time, Error: msgs[name], Days: days,
 		})
 	}
 	return v
 }
 
 func (s *Server) signupPage(w http.ResponseWriter, r *http.Request) {
+	tr := s.text[requestLocale(r)]
 	f := defaultForm()
+	f.Locale = tr.locale
 	f.TimeZone = "" // let the browser's zone win when JavaScript runs
-	v := s.signupView(f, nil)
+	v := s.signupView(tr, f, nil)
 	v.Form.TimeZone = ""
-	s.render(w, http.StatusOK, "signup", v)
+	s.render(w, http.StatusOK, tr.locale, "signup", v)
 }
 
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		s.message(w, http.StatusBadRequest, messagePage{Title: "We could not read that form", Paragraphs: []string{"Please go back and send it again."}})
+		tr := s.text[requestLocale(r)]
+		s.message(w, http.StatusBadRequest, tr.locale, messagePage{Title: tr.get("bad_form.title"), Paragraphs: []string{tr.get("bad_form.body")}})
 		return
 	}
 	f := parseSignupForm(r.PostForm)
+	// The answer is in the language chosen for the messages.
+	chosen := s.text[formLocale(f.Locale)]
 	checkEmail := messagePage{
-		Title:      "Check your email",
-		Paragraphs: []string{"We have sent a message to the address you gave. Open it and press the button to confirm; nothing else is sent until you do.", "No email after a few minutes? Look in your spam folder, or sign up again."},
+		Title:      chosen.get("check_email.title"),
+		Paragraphs: []string{chosen.get("check_email.sent"), chosen.get("check_email.spam")},
 	}
 	if f.Honeypot != "" {
-		s.message(w, http.StatusOK, checkEmail) // a bot: look the same, do nothing
+		s.message(w, http.StatusOK, chosen.locale, checkEmail) // a bot: look the same, do nothing
 		return
 	}
 	sub, scheds, errs := f.validate(s.zones)
 	if len(errs) > 0 {
-		s.render(w, http.StatusUnprocessableEntity, "signup", s.signupView(f, errs))
+		tr := s.text[signupPageLocale(r, f)]
+		s.render(w, http.StatusUnprocessableEntity, tr.locale, "signup", s.signupView(tr, f, errs))
 		return
 	}
 	if err := s.d.Subscriptions.Signup(r.Context(), sub, scheds, origin(r, "form")); err != nil {
-		s.internalError(w, r, err)
+		s.internalError(w, r, chosen.locale, err)
 		return
 	}
-	s.message(w, http.StatusOK, checkEmail)
+	s.message(w, http.StatusOK, chosen.locale, checkEmail)
+}
+
+// signupPageLocale is the language of a form sent back with errors: the
+// page's own (?lang=, set in the form's action), else the language chosen
+// for the messages, else the browser's.
+func signupPageLocale(r *http.Request, f signupForm) string {
+	if l, ok := matchLocale(r.URL.Query().Get("lang")); ok {
+		return l
+	}
+	if l, ok := matchLocale(f.Locale); ok {
+		return l
+	}
+	return requestLocale(r)
 }
 
 // --- confirm ---
 
 func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.d.Signer.Verify(token.Confirm, r.PathValue("token"), s.d.Now()); err != nil {
-		s.badLink(w, err)
+	id, err := s.d.Signer.Verify(token.Confirm, r.PathValue("token"), s.d.Now())
+	if err != nil {
+		s.badLink(w, r, err)
 		return
 	}
-	s.message(w, http.StatusOK, messagePage{
-		Title:      "One last step",
-		Paragraphs: []string{"Press the button to confirm you would like to receive these messages."},
-		Action:     r.URL.Path, Button: "Yes, send me these",
+	tr := s.text[s.subscriberLocale(r, id)]
+	s.message(w, http.StatusOK, tr.locale, messagePage{
+		Title:      tr.get("confirm.title"),
+		Paragraphs: []string{tr.get("confirm.body")},
+		Action:     r.URL.Path, Button: tr.get("confirm.button"),
 	})
 }
 
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 	id, err := s.d.Signer.Verify(token.Confirm, r.PathValue("token"), s.d.Now())
 	if err != nil {
-		s.badLink(w, err)
+		s.badLink(w, r, err)
 		return
 	}
+	tr := s.text[s.subscriberLocale(r, id)]
 	err = s.d.Subscriptions.Confirm(r.Context(), id, origin(r, "link"))
 	if errors.Is(err, store.ErrNotFound) {
-		s.badLink(w, token.ErrInvalid)
+		s.badLink(w, r, token.ErrInvalid)
 		return
 	}
 	if err != nil {
-		s.internalError(w, r, err)
+		s.internalError(w, r, tr.locale, err)
 		return
 	}
-	s.message(w, http.StatusOK, messagePage{
-		Title:      "You are all set",
-		Paragraphs: []string{"Your first message arrives at the time you chose. Every message has links to change your choices or stop at any time."},
+	s.message(w, http.StatusOK, tr.locale, messagePage{
+		Title:      tr.get("confirmed.title"),
+		Paragraphs: []string{tr.get("confirmed.body")},
 	})
 }
 
@@ -269,21 +341,22 @@ type managePage struct {
 func (s *Server) managePage(w http.ResponseWriter, r *http.Request) {
 	id, err := s.d.Signer.Verify(token.Manage, r.PathValue("token"), s.d.Now())
 	if err != nil {
-		s.badLink(w, err)
+		s.badLink(w, r, err)
 		return
 	}
 	sub, err := s.d.Store.Subscriber(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		s.badLink(w, token.ErrInvalid)
+		s.badLink(w, r, token.ErrInvalid)
 		return
 	}
 	if err != nil {
-		s.internalError(w, r, err)
+		s.internalError(w, r, requestLocale(r), err)
 		return
 	}
+	tr := s.text[storedLocale(sub.Locale)]
 	scheds, err := s.d.Store.Schedules(r.Context(), id)
 	if err != nil {
-		s.internalError(w, r, err)
+		s.internalError(w, r, tr.locale, err)
 		return
 	}
 	loc, err := scheduler.LoadZone(sub.TimeZone)
@@ -295,18 +368,18 @@ func (s *Server) managePage(w http.ResponseWriter, r *http.Request) {
 	for _, sc := range scheds {
 		next := "—"
 		if !sc.Next.IsZero() {
-			next = sc.Next.In(loc).Format("Mon 2 Jan 15:04")
+			next = describeTime(tr, sc.Next.In(loc))
 		}
-		v.Schedules = append(v.Schedules, scheduleView{Title: programTitle(sc.Program), When: sc.Rule, Next: next})
+		v.Schedules = append(v.Schedules, scheduleView{Title: programTitle(tr, sc.Program), When: describeRule(tr, sc.Rule), Next: next})
 	}
-	s.render(w, http.StatusOK, "manage", v)
+	s.render(w, http.StatusOK, tr.locale, "manage", v)
 }
 
-func programTitle(p domain.Program) string {
-	for _, fp := range formPrograms {
-		if fp.Program == p {
-			return fp.Title
-		}
+// programTitle is the name of p in tr's language, or p itself if the
+// catalogue does not name it.
+func programTitle(tr texts, p domain.Program) string {
+	if key := "program." + string(p) + ".title"; tr.has(key) {
+		return tr.get(key)
 	}
 	return string(p)
 }
@@ -314,14 +387,16 @@ func programTitle(p domain.Program) string {
 // --- unsubscribe ---
 
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.d.Signer.Verify(token.Unsubscribe, r.PathValue("token"), s.d.Now()); err != nil {
-		s.badLink(w, err)
+	id, err := s.d.Signer.Verify(token.Unsubscribe, r.PathValue("token"), s.d.Now())
+	if err != nil {
+		s.badLink(w, r, err)
 		return
 	}
-	s.message(w, http.StatusOK, messagePage{
-		Title:      "Stop all messages?",
-		Paragraphs: []string{"Press the button and nothing more will be sent to you, including anything already on its way."},
-		Action:     r.URL.Path, Button: "Unsubscribe",
+	tr := s.text[s.subscriberLocale(r, id)]
+	s.message(w, http.StatusOK, tr.locale, messagePage{
+		Title:      tr.get("unsubscribe.title"),
+		Paragraphs: []string{tr.get("unsubscribe.body")},
+		Action:     r.URL.Path, Button: tr.get("unsubscribe.button"),
 	})
 }
 
@@ -330,7 +405,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	id, err := s.d.Signer.Verify(token.Unsubscribe, r.PathValue("token"), s.d.Now())
 	if err != nil {
-		s.badLink(w, err)
+		s.badLink(w, r, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
@@ -339,14 +414,15 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get("List-Unsubscribe") == "One-Click" {
 		source = "one-click"
 	}
+	tr := s.text[s.subscriberLocale(r, id)]
 	err = s.d.Subscriptions.Unsubscribe(r.Context(), id, origin(r, source))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.internalError(w, r, err)
+		s.internalError(w, r, tr.locale, err)
 		return
 	}
-	s.message(w, http.StatusOK, messagePage{
-		Title:      "You are unsubscribed",
-		Paragraphs: []string{"Nothing more will be sent to you. If you change your mind, you can sign up again on the front page."},
+	s.message(w, http.StatusOK, tr.locale, messagePage{
+		Title:      tr.get("unsubscribed.title"),
+		Paragraphs: []string{tr.get("unsubscribed.body")},
 	})
 }
 
@@ -368,10 +444,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
 	entries, err := s.d.Outbox.List(r.Context())
 	if err != nil {
-		s.internalError(w, r, err)
+		s.internalError(w, r, english, err)
 		return
 	}
-	s.render(w, http.StatusOK, "outbox", struct {
+	// A development page: English only.
+	s.render(w, http.StatusOK, english, "outbox", struct {
 		Entries  []outbox.Entry
 		Capacity int
 	}{entries, outbox.Capacity})

@@ -75,7 +75,32 @@ func (b *bundle) do(t *testing.T, method, path string, form url.Values, header h
 	}
 	defer res.Body.Close()
 	out, _ := io.ReadAll(res.Body)
+	// Every page of every test is checked for text missing from the
+	// catalogue, which shows as [[key]].
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") && strings.Contains(string(out), "[[") {
+		t.Errorf("%s %s: a catalogue key is missing: %s", method, path, between(string(out), "[[", "]]"))
+	}
 	return res.StatusCode, string(out)
+}
+
+// between returns the text after the first from in s, up to the next to.
+func between(s, from, to string) string {
+	_, after, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	in, _, _ := strings.Cut(after, to)
+	return in
+}
+
+// subscriberID returns the id stored for addr.
+func (b *bundle) subscriberID(t *testing.T, addr string) string {
+	t.Helper()
+	id, err := b.st.Redis().HGet(context.Background(), b.st.Prefix()+"idx:email", addr).Result()
+	if err != nil {
+		t.Fatalf("no subscriber for %s: %v", addr, err)
+	}
+	return id
 }
 
 func validForm() url.Values {
@@ -88,46 +113,127 @@ func validForm() url.Values {
 
 func TestSignupFormRerendersWithMessagesAndKeepsValues(t *testing.T) {
 	tests := []struct {
-		name, field, value, wantMsg string
+		name, field, value string
+		errorID            string // the id of the message next to the field
+		wantEn, wantEs     string
 	}{
-		{"no name", "first_name", "", "tell us your first name"},
-		{"long name", "first_name", strings.Repeat("a", 41), "40 characters"},
-		{"bad email", "email", "ada@", "email address like"},
-		{"display-name email", "email", "Ada <ada@example.org>", "email address like"},
-		{"unknown zone", "tz", "Mars/Olympus", "choose your time zone"},
-		{"bad time", "weekly-checkin-time", "25:99", "time of day"},
-		{"bad day", "weekly-checkin-day", "someday", "day of the week"},
-		{"bad month day", "monthly-review-day", "31", "day of the month"},
-		{"no program", "program", "", "at least one"},
-		{"long goal", "goal", strings.Repeat("g", 61), "60 characters"},
+		{"no name", "first_name", "", "first_name-error", "tell us your first name", "Dinos tu nombre"},
+		{"long name", "first_name", strings.Repeat("a", 41), "first_name-error", "40 characters", "hasta 40 caracteres"},
+		{"bad email", "email", "ada@", "email-error", "email address like", "correo electrónico como"},
+		{"display-name email", "email", "Ada <ada@example.org>", "email-error", "email address like", "correo electrónico como"},
+		{"unknown zone", "tz", "Mars/Olympus", "tz-error", "choose your time zone", "zona horaria de la lista"},
+		{"bad time", "weekly-checkin-time", "25:99", "weekly-checkin-error", "time of day", "hora del día"},
+		{"bad day", "weekly-checkin-day", "someday", "weekly-checkin-error", "day of the week", "día de la semana"},
+		{"bad month day", "monthly-review-day", "31", "monthly-review-error", "day of the month", "día del mes"},
+		{"no program", "program", "", "programs-error", "at least one", "al menos un tipo"},
+		{"long goal", "goal", strings.Repeat("g", 61), "goal-error", "60 characters", "hasta 60 caracteres"},
+	}
+	for _, locale := range []string{"en", "es"} {
+		for _, tt := range tests {
+			t.Run(locale+"/"+tt.name, func(t *testing.T) {
+				b := setup(t)
+				f := validForm()
+				f.Set("locale", locale)
+				if tt.value == "" && tt.field == "program" {
+					f.Del("program")
+				} else {
+					f.Set(tt.field, tt.value)
+				}
+				code, body := b.do(t, "POST", "/signup?lang="+locale, f, nil)
+				if code != http.StatusUnprocessableEntity {
+					t.Fatalf("status = %d, want 422", code)
+				}
+				want := tt.wantEn
+				if locale == "es" {
+					want = tt.wantEs
+				}
+				if got := between(body, `id="`+tt.errorID+`">`, "</p>"); !strings.Contains(got, want) {
+					t.Errorf("message next to the field = %q, want it to say %q", got, want)
+				}
+				if !strings.Contains(body, `<html lang="`+locale+`">`) {
+					t.Errorf("page is not marked as %s", locale)
+				}
+				if !strings.Contains(body, `aria-invalid="true"`) && tt.field != "program" {
+					t.Errorf("field is not marked invalid")
+				}
+				// What was typed is kept (escaped), the language too.
+				if tt.field != "first_name" && !strings.Contains(body, `value="Ada"`) {
+					t.Errorf("first name not kept")
+				}
+				if !strings.Contains(body, `<option value="`+locale+`" lang="`+locale+`" selected>`) {
+					t.Errorf("language of the messages not kept")
+				}
+				if _, err := b.st.Redis().HGet(context.Background(), b.st.Prefix()+"idx:email", "ada@example.org").Result(); err == nil {
+					t.Errorf("an invalid form stored a subscriber")
+				}
+			})
+		}
+	}
+}
+
+func TestSignupPageLanguage(t *testing.T) {
+	tests := []struct {
+		name, query, acceptLanguage, want string
+	}{
+		{"nothing said", "", "", "en"},
+		{"browser prefers Spanish", "", "es-MX,es;q=0.9,en;q=0.8", "es"},
+		{"browser prefers English", "", "en-US,en;q=0.9,es;q=0.8", "en"},
+		{"Spanish is the best the browser accepts", "", "fr-FR, de;q=0.9, es;q=0.5", "es"},
+		{"Spanish refused", "", "es;q=0, fr", "en"},
+		{"switched to English", "?lang=en", "es-ES", "en"},
+		{"switched to Spanish", "?lang=es", "en-GB", "es"},
+		{"unknown lang left to the browser", "?lang=xx", "es", "es"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := setup(t)
-			f := validForm()
-			if tt.value == "" && tt.field == "program" {
-				f.Del("program")
-			} else {
-				f.Set(tt.field, tt.value)
+			h := http.Header{}
+			if tt.acceptLanguage != "" {
+				h.Set("Accept-Language", tt.acceptLanguage)
 			}
-			code, body := b.do(t, "POST", "/signup", f, nil)
-			if code != http.StatusUnprocessableEntity {
-				t.Fatalf("status = %d, want 422", code)
+			code, body := b.do(t, "GET", "/"+tt.query, nil, h)
+			if code != 200 {
+				t.Fatalf("GET / = %d", code)
 			}
-			if !strings.Contains(body, tt.wantMsg) {
-				t.Errorf("page lacks the message %q", tt.wantMsg)
-			}
-			if !strings.Contains(body, `aria-invalid="true"`) && tt.field != "program" {
-				t.Errorf("field is not marked invalid")
-			}
-			// What was typed is kept (escaped).
-			if tt.field != "first_name" && !strings.Contains(body, `value="Ada"`) {
-				t.Errorf("first name not kept")
-			}
-			if _, err := b.st.Redis().HGet(context.Background(), b.st.Prefix()+"idx:email", "ada@example.org").Result(); err == nil {
-				t.Errorf("an invalid form stored a subscriber")
+			heading := map[string]string{"en": "Small nudges toward", "es": "Pequeños recordatorios"}[tt.want]
+			for _, want := range []string{
+				`<html lang="` + tt.want + `">`,
+				heading,
+				// The messages default to the page's language; the form
+				// posts back in it; the switch works without JavaScript.
+				`<option value="` + tt.want + `" lang="` + tt.want + `" selected>`,
+				`action="/signup?lang=` + tt.want + `"`,
+				`<a href="/?lang=en" lang="en" hreflang="en"`,
+				`<a href="/?lang=es" lang="es" hreflang="es"`,
+				`hreflang="` + tt.want + `" aria-current="page"`,
+			} {
+				if !strings.Contains(body, want) {
+					t.Errorf("page lacks %q", want)
+				}
 			}
 		})
+	}
+}
+
+func TestSignupAnswersInTheChosenLanguage(t *testing.T) {
+	b := setup(t)
+	// An English page, Spanish messages: the answer is in Spanish, as the
+	// confirmation email will be.
+	f := validForm()
+	f.Set("locale", "es")
+	code, body := b.do(t, "POST", "/signup?lang=en", f, nil)
+	if code != 200 || !strings.Contains(body, `<html lang="es">`) || !strings.Contains(body, "Revisa tu correo") {
+		t.Fatalf("signup = %d, page:\n%s", code, body)
+	}
+	sub, _ := b.st.Subscriber(context.Background(), b.subscriberID(t, "ada@example.org"))
+	if sub.Locale != "es" {
+		t.Errorf("stored locale = %q, want es", sub.Locale)
+	}
+	// With errors, the form stays in the page's language.
+	f.Set("email", "ada@")
+	code, body = b.do(t, "POST", "/signup?lang=en", f, nil)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "email address like") {
+		t.Errorf("re-rendered form = %d, not in English", code)
 	}
 }
 
@@ -251,5 +357,97 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if code, _ := b.do(t, "GET", "/dev/outbox", nil, nil); code != http.StatusNotFound {
 		t.Fatalf("dev outbox without an outbox = %d, want 404", code)
+	}
+}
+
+func TestPagesBehindALinkUseTheSubscribersLanguage(t *testing.T) {
+	b := setup(t)
+	f := validForm()
+	f.Set("locale", "es")
+	b.do(t, "POST", "/signup", f, nil)
+	id := b.subscriberID(t, "ada@example.org")
+	english := http.Header{"Accept-Language": {"en-US,en"}} // the stored locale wins over the browser
+	confirm := "/confirm/" + b.signer.Sign(token.Confirm, id, b.now.Add(time.Hour))
+	manage := "/manage/" + b.signer.Sign(token.Manage, id, b.now.Add(time.Hour))
+	unsubscribe := "/unsubscribe/" + b.signer.Sign(token.Unsubscribe, id, b.now.Add(time.Hour))
+
+	steps := []struct {
+		method, path string
+		want         []string
+	}{
+		{"GET", manage, []string{"Todavía no has confirmado"}},
+		{"GET", confirm, []string{"Un último paso", "Sí, quiero recibirlos"}},
+		{"POST", confirm, []string{"Todo listo"}},
+		{"GET", manage, []string{
+			"Hola, Ada.", "Mensaje semanal", "Todos los martes a las 18:30", "Martes 1 de diciembre, 18:30",
+			"Revisión mensual", "El último viernes de cada mes a las 10:00", "Viernes 25 de diciembre, 10:00", "Darme de baja de todo",
+		}},
+		{"GET", unsubscribe, []string{"¿Dejar de recibir todos los mensajes?", "Cancelar la suscripción"}},
+		{"POST", unsubscribe, []string{"Cancelaste tu suscripción"}},
+		{"GET", manage, []string{"Cancelaste tu suscripción. No te enviaremos nada más."}},
+	}
+	for _, st := range steps {
+		var form url.Values
+		if st.method == "POST" {
+			form = url.Values{}
+		}
+		code, body := b.do(t, st.method, st.path, form, english)
+		if code != 200 {
+			t.Fatalf("%s %s = %d", st.method, st.path, code)
+		}
+		if !strings.Contains(body, `<html lang="es">`) {
+			t.Errorf("%s %s: page is not marked Spanish", st.method, st.path)
+		}
+		for _, want := range st.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s %s: page lacks %q", st.method, st.path, want)
+			}
+		}
+	}
+}
+
+func TestManagePageInEnglish(t *testing.T) {
+	b := setup(t)
+	f := validForm()
+	f.Set("first_name", "Ada <b>")
+	b.do(t, "POST", "/signup", f, nil)
+	id := b.subscriberID(t, "ada@example.org")
+	b.do(t, "POST", "/confirm/"+b.signer.Sign(token.Confirm, id, b.now.Add(time.Hour)), url.Values{}, nil)
+	code, body := b.do(t, "GET", "/manage/"+b.signer.Sign(token.Manage, id, b.now.Add(time.Hour)), nil, http.Header{"Accept-Language": {"es"}})
+	if code != 200 {
+		t.Fatalf("GET manage = %d", code)
+	}
+	for _, want := range []string{
+		`<html lang="en">`, "Hi Ada &lt;b&gt;.", "Weekly check-in", "Every Tuesday at 18:30", "Tuesday 1 December, 18:30",
+		"Monthly review", "The last Friday of each month at 10:00", "Friday 25 December, 10:00",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestLinksWithoutASubscriberFollowTheBrowser(t *testing.T) {
+	b := setup(t)
+	spanish := http.Header{"Accept-Language": {"es-AR,es;q=0.9"}}
+	// A valid link whose subscriber is gone: the page still shows, in the
+	// browser's language, and the POST says the link does not work.
+	tok := b.signer.Sign(token.Confirm, "no-such-subscriber", b.now.Add(time.Hour))
+	code, body := b.do(t, "GET", "/confirm/"+tok, nil, spanish)
+	if code != 200 || !strings.Contains(body, `<html lang="es">`) || !strings.Contains(body, "Un último paso") {
+		t.Errorf("GET confirm for a missing subscriber = %d, not in Spanish", code)
+	}
+	code, body = b.do(t, "POST", "/confirm/"+tok, url.Values{}, spanish)
+	if code != http.StatusNotFound || !strings.Contains(body, "Este enlace no funciona") {
+		t.Errorf("POST confirm for a missing subscriber = %d, not the Spanish bad-link page", code)
+	}
+	expired := b.signer.Sign(token.Unsubscribe, "no-such-subscriber", b.now.Add(-time.Second))
+	code, body = b.do(t, "GET", "/unsubscribe/"+expired, nil, spanish)
+	if code != http.StatusNotFound || !strings.Contains(body, "Este enlace ya venció") {
+		t.Errorf("expired link = %d, not the Spanish expired page", code)
+	}
+	code, body = b.do(t, "GET", "/manage/tampered", nil, nil)
+	if code != http.StatusNotFound || !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "This link does not work") {
+		t.Errorf("bad link without a language = %d, not the English page", code)
 	}
 }
