@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -54,7 +55,12 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig) *asynq.Server {
 
 // RetryDelay backs off 15 s, 30 s, 1 min, 2 min, … up to 15 min: retries end
 // well inside the grace window, after which the worker records "too late".
-func RetryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+// A task whose worker died (its lease ran out) is run again at once: the
+// delivery record decides whether that run may send.
+func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		return time.Second
+	}
 	d := time.Duration(float64(15*time.Second) * math.Pow(2, float64(n)))
 	return min(d, 15*time.Minute)
 }

@@ -21,8 +21,10 @@ import (
 	"github.com/nudgehq/nudge/internal/email"
 	"github.com/nudgehq/nudge/internal/links"
 	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/task"
+	"github.com/nudgehq/nudge/scheduler"
 	"github.com/nudgehq/nudge/templates"
 )
 
@@ -32,6 +34,18 @@ type EmailSender interface {
 	Send(ctx context.Context, m email.Message) error
 }
 
+// SMSSender delivers one text and returns the provider's id for it. The
+// Twilio channel and the dev outbox both satisfy it.
+type SMSSender interface {
+	Send(ctx context.Context, m sms.Message) (string, error)
+}
+
+// Limiter holds a send until the channel's shared rate allows it. Waiting is
+// not a failure and uses no retry.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
 // Deps is what the handlers need.
 type Deps struct {
 	Store    *store.Store
@@ -39,10 +53,16 @@ type Deps struct {
 	Renderer *render.Renderer
 	Links    *links.Builder
 	Email    EmailSender
-	From     string        // the From header
-	Grace    time.Duration // how late a nudge may still go out
-	Now      func() time.Time
-	Logger   *slog.Logger
+	SMS      SMSSender // nil: no SMS channel
+	// EmailLimit and SMSLimit, when set, share each channel's rate across
+	// every worker.
+	EmailLimit, SMSLimit Limiter
+	// SMSWindow is the local-time window texts may go out in.
+	SMSWindow scheduler.Window
+	From      string        // the From header
+	Grace     time.Duration // how late a nudge may still go out
+	Now       func() time.Time
+	Logger    *slog.Logger
 }
 
 // Handler handles every task type nudge queues.
@@ -58,63 +78,6 @@ func (h *Handler) Mux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeSendConfirmation, h.SendConfirmation)
 	mux.HandleFunc(task.TypeSendNotice, h.SendNotice)
 	return mux
-}
-
-// DeliverNudge sends one occurrence of a schedule, or records why not.
-func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
-	var p task.DeliverNudge
-	if err := task.Decode(t, &p); err != nil {
-		return err
-	}
-	now := h.d.Now()
-	key := store.DeliveryKey{SubscriberID: p.SubscriberID, Program: p.Program, Date: p.Date, Channel: domain.Email}
-	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "program", p.Program, "date", p.Date)
-
-	sub, err := h.d.Store.Subscriber(ctx, p.SubscriberID)
-	if errors.Is(err, store.ErrNotFound) {
-		log.Info("nudge skipped", "reason", "subscriber gone")
-		return nil // erased: nothing to record against
-	}
-	if err != nil {
-		return err
-	}
-	skip := func(reason string) error {
-		log.Info("nudge skipped", "reason", reason)
-		return h.d.Store.SkipDelivery(ctx, key, reason, now)
-	}
-	if sub.Status != domain.Active {
-		return skip("subscriber " + string(sub.Status))
-	}
-	sc, err := h.d.Store.Schedule(ctx, p.SubscriberID, p.Program)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && sc.Version != p.Version) {
-		return skip("schedule changed since planned")
-	}
-	if err != nil {
-		return err
-	}
-	if late := now.Sub(time.Unix(p.At, 0)); late > h.d.Grace {
-		return skip(fmt.Sprintf("too late (%s after its time)", late.Round(time.Minute)))
-	}
-	if sup, err := h.d.Store.Suppressed(ctx, sub.Email); err != nil {
-		return err
-	} else if sup {
-		return skip("address suppressed")
-	}
-
-	msg, err := h.d.Library.Pick(p.Program, sub.Locale, p.Step)
-	if err != nil {
-		return fmt.Errorf("pick message: %v: %w", err, asynq.SkipRetry)
-	}
-	week := 1
-	if !sub.ConfirmedAt.IsZero() && now.After(sub.ConfirmedAt) {
-		week = int(now.Sub(sub.ConfirmedAt)/(7*24*time.Hour)) + 1
-	}
-	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week}
-	out, err := h.d.Renderer.Email(msg, data, render.Links{Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID)})
-	if err != nil {
-		return fmt.Errorf("render %s step %d: %v: %w", p.Program, p.Step, err, asynq.SkipRetry)
-	}
-	return h.send(ctx, log, key, sub, out, p.ID())
 }
 
 // SendConfirmation sends the double opt-in email to a pending subscriber.
@@ -203,6 +166,11 @@ func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.Delivery
 		}
 		return err
 	}
+	if h.d.EmailLimit != nil {
+		if err := h.d.EmailLimit.Wait(ctx); err != nil {
+			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the email rate: %w", err))
+		}
+	}
 	unsubscribe := h.d.Links.Unsubscribe(sub.ID)
 	m := email.Message{
 		From: h.d.From, To: sub.Email, Subject: out.Subject, Text: out.Text, HTML: out.HTML,
@@ -225,15 +193,13 @@ func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.Delivery
 		log.Info("email sent")
 		return nil
 	case email.Temporary:
-		retried, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		if retried >= maxRetry {
+		if lastAttempt(ctx) {
 			log.Warn("email failed", "reason", "temporary failures, out of retries")
 			return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "temporary failures, out of retries", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
 		}
 		log.Warn("email deferred", "reason", "temporary failure")
-		if ferr := h.d.Store.FinishDelivery(ctx, key, store.Retry, "", "temporary failure", h.d.Now()); ferr != nil {
-			return fmt.Errorf("release claim: %w: %w", ferr, asynq.SkipRetry) // the claim stays: a retry would record unknown
+		if ferr := h.release(ctx, key); ferr != nil {
+			return ferr
 		}
 		return fmt.Errorf("send: %w", err)
 	case email.Unknown:
@@ -241,6 +207,41 @@ func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.Delivery
 		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Unknown, "", "connection lost after the message was handed over", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
 	default:
 		log.Warn("email failed", "reason", "permanent")
+		var serr *email.SendError
+		if errors.As(err, &serr) && serr.RecipientFault() {
+			h.countFailure(ctx, log, sub.Email)
+		}
 		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "refused by the mail server", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
 	}
+}
+
+// lastAttempt reports whether asynq will not run this task again if it fails.
+// Outside asynq (a direct call) there is no retry budget to know about.
+func lastAttempt(ctx context.Context) bool {
+	retried, ok1 := asynq.GetRetryCount(ctx)
+	maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && retried >= maxRetry
+}
+
+// countFailure counts a permanent refusal of an address or number; past the
+// threshold it is suppressed and nothing more is sent to it.
+func (h *Handler) countFailure(ctx context.Context, log *slog.Logger, addr string) {
+	suppressed, err := h.d.Store.RecordPermanentFailure(ctx, addr)
+	if err != nil {
+		log.Warn("could not count the failure", "err", err)
+		return
+	}
+	if suppressed {
+		log.Warn("address suppressed after repeated permanent failures")
+	}
+}
+
+// release gives back a claim after an attempt that certainly did not reach
+// the provider, so the next attempt may send. If even that fails, the claim
+// stays and the next attempt records unknown: no retry can help.
+func (h *Handler) release(ctx context.Context, key store.DeliveryKey) error {
+	if err := h.d.Store.FinishDelivery(ctx, key, store.Retry, "", "temporary failure", h.d.Now()); err != nil {
+		return fmt.Errorf("release claim: %w: %w", err, asynq.SkipRetry)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -38,8 +39,13 @@ var planned = time.Date(2026, 12, 1, 18, 30, 0, 0, time.UTC)
 // subscriber whose weekly check-in is planned at `planned`.
 func setup(t *testing.T, now time.Time) *bundle {
 	t.Helper()
+	return setupWith(t, now, smtptest.Options{})
+}
+
+func setupWith(t *testing.T, now time.Time, opts smtptest.Options) *bundle {
+	t.Helper()
 	t.Parallel()
-	b := &bundle{sink: smtptest.Start(t), now: now}
+	b := &bundle{sink: smtptest.StartWith(t, opts), now: now}
 	b.st = store.New(redistest.Client(t, redistest.DBWorker), redistest.Prefix(t))
 	lib, err := templates.Default()
 	if err != nil {
@@ -193,5 +199,72 @@ func TestMalformedPayloadIsNotRetried(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), asynq.SkipRetry.Error()) {
 			t.Errorf("payload %s: err = %v, want SkipRetry", raw, err)
 		}
+	}
+}
+
+func TestDeliverEmailFaults(t *testing.T) {
+	tests := []struct {
+		name      string
+		fault     smtptest.Fault
+		retry     bool // the task asks asynq to retry
+		state     store.DeliveryState
+		accepted  int // messages the server holds after the first attempt
+		thenState store.DeliveryState
+		thenTotal int // after a second attempt
+	}{
+		{"451 at RCPT", smtptest.Fault{Stage: "rcpt", Code: 451}, true, store.Retry, 0, store.Sent, 1},
+		{"452 after the dot", smtptest.Fault{Stage: "data", Code: 452}, true, store.Retry, 0, store.Sent, 1},
+		{"550 at RCPT", smtptest.Fault{Stage: "rcpt", Code: 550}, false, store.Failed, 0, store.Failed, 0},
+		{"554 after the dot", smtptest.Fault{Stage: "data", Code: 554}, false, store.Failed, 0, store.Failed, 0},
+		{"dropped after the dot", smtptest.Fault{Stage: "data", Code: 0}, false, store.Unknown, 1, store.Unknown, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setupWith(t, planned, smtptest.Options{Script: []smtptest.Fault{tt.fault}})
+			err := b.deliver(t, b.payload(1))
+			if gotRetry := err != nil && !errors.Is(err, asynq.SkipRetry); gotRetry != tt.retry {
+				t.Fatalf("err = %v; retry = %v, want %v", err, gotRetry, tt.retry)
+			}
+			if d := b.record(t); d.State != tt.state {
+				t.Fatalf("record = %+v, want %s", d, tt.state)
+			}
+			if n := len(b.sink.Messages()); n != tt.accepted {
+				t.Fatalf("server holds %d messages, want %d", n, tt.accepted)
+			}
+			_ = b.deliver(t, b.payload(1)) // asynq's retry, or a duplicate run
+			if d := b.record(t); d.State != tt.thenState {
+				t.Fatalf("after a second attempt: record = %+v, want %s", d, tt.thenState)
+			}
+			if n := len(b.sink.Messages()); n != tt.thenTotal {
+				t.Fatalf("after a second attempt the server holds %d messages, want %d", n, tt.thenTotal)
+			}
+		})
+	}
+}
+
+func TestRepeatedPermanentFailuresSuppressTheAddress(t *testing.T) {
+	refuse := smtptest.Fault{Stage: "rcpt", Code: 550}
+	b := setupWith(t, planned, smtptest.Options{Script: []smtptest.Fault{refuse, refuse, refuse}})
+	for i, date := range []string{"2026-12-01", "2026-12-08", "2026-12-15", "2026-12-22"} {
+		p := b.payload(1)
+		p.Date = date
+		_ = b.deliver(t, p)
+		d, err := b.st.Delivery(context.Background(), store.DeliveryKey{SubscriberID: b.id, Program: domain.WeeklyCheckin, Date: date, Channel: domain.Email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Failed
+		if i == 3 {
+			want = store.Skipped
+		}
+		if d.State != want {
+			t.Fatalf("occurrence %d: record = %+v, want %s", i+1, d, want)
+		}
+	}
+	if sup, _ := b.st.Suppressed(context.Background(), "grace@example.org"); !sup {
+		t.Fatal("address not suppressed after three permanent failures")
+	}
+	if n := len(b.sink.Messages()); n != 0 {
+		t.Fatalf("server holds %d messages", n)
 	}
 }

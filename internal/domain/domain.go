@@ -78,6 +78,11 @@ type Subscriber struct {
 	SMSStatus SMSStatus
 	// SMSFooterAt is when the last text carrying the opt-out words went out.
 	SMSFooterAt time.Time
+	// PausedUntil, while in the future, holds back every nudge.
+	PausedUntil time.Time
+	// LastNudge names the latest nudge sent ("<program>:<date>"), which a
+	// reply is taken to answer.
+	LastNudge string
 }
 
 // SMSStatus is where a subscriber's SMS consent stands.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/internal/email"
+	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -80,4 +81,19 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// SMS keeps texts in the same outbox; it satisfies the worker's SMS sender.
+type SMS struct{ o *Outbox }
+
+// SMS returns the outbox's SMS side.
+func (o *Outbox) SMS() SMS { return SMS{o: o} }
+
+// Send keeps a text and returns a made-up provider id.
+func (s SMS) Send(ctx context.Context, m sms.Message) (string, error) {
+	now := s.o.now()
+	if err := s.o.push(ctx, Entry{At: now, Channel: "sms", To: m.To, Text: m.Body}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("OUTBOX%d", now.UnixNano()), nil
 }

@@ -33,24 +33,49 @@ type Message struct {
 
 // Server is a running SMTP sink.
 type Server struct {
-	srv *smtp.Server
-	ln  net.Listener
+	srv  *smtp.Server
+	ln   net.Listener
+	opts Options
 
-	mu    sync.Mutex
-	msgs  []Message
-	conns int
-	seen  chan struct{}
+	mu     sync.Mutex
+	msgs   []Message
+	conns  int
+	script []Fault
+	seen   chan struct{}
+}
+
+// Options change how the server behaves.
+type Options struct {
+	// Delay is how long the server takes to accept each message, to make a
+	// batch take long enough to interrupt.
+	Delay time.Duration
+	// Script scripts the first transactions, one Fault each, in order;
+	// after it runs out every message is accepted.
+	Script []Fault
+}
+
+// Fault is what the server does to one transaction.
+type Fault struct {
+	// Stage is "rcpt" (answer RCPT TO) or "data" (answer the final dot).
+	Stage string
+	// Code is the reply code (e.g. 451, 550); 0 drops the connection
+	// without a reply. At "data", a drop keeps the message: the server has
+	// it, but the client never hears so.
+	Code int
 }
 
 // Start starts a server that is shut down when the test ends.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB) *Server { return StartWith(tb, Options{}) }
+
+// StartWith starts a server with options.
+func StartWith(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	s := &Server{seen: make(chan struct{}, 1)}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+	s := &Server{seen: make(chan struct{}, 1), opts: opts, script: append([]Fault(nil), opts.Script...)}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.mu.Lock()
 		s.conns++
 		s.mu.Unlock()
-		return &session{s: s}, nil
+		return &session{s: s, conn: c}, nil
 	}))
 	s.srv.Domain = "smtp.test"
 	s.srv.AllowInsecureAuth = true
@@ -115,9 +140,28 @@ func (s *Server) WaitFor(tb testing.TB, timeout time.Duration, what string, matc
 }
 
 type session struct {
-	s    *Server
-	from string
-	to   []string
+	s     *Server
+	conn  *smtp.Conn
+	from  string
+	to    []string
+	fault *Fault
+}
+
+func (ss *session) act(stage string) error {
+	if ss.fault == nil || ss.fault.Stage != stage {
+		return nil
+	}
+	if ss.fault.Code == 0 {
+		_ = ss.conn.Conn().Close()
+		return errors.New("connection dropped")
+	}
+	// A refused recipient reads as "mailbox unknown" (x.1.1), a refused
+	// message as a content problem (x.6.0), as real relays say.
+	enhanced := smtp.EnhancedCode{ss.fault.Code / 100, 6, 0}
+	if stage == "rcpt" {
+		enhanced = smtp.EnhancedCode{ss.fault.Code / 100, 1, 1}
+	}
+	return &smtp.SMTPError{Code: ss.fault.Code, EnhancedCode: enhanced, Message: "scripted reply"}
 }
 
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
@@ -125,10 +169,20 @@ func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	ss.from = from
+	ss.s.mu.Lock()
+	ss.fault = nil
+	if len(ss.s.script) > 0 {
+		ss.fault = &ss.s.script[0]
+		ss.s.script = ss.s.script[1:]
+	}
+	ss.s.mu.Unlock()
 	return nil
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if err := ss.act("rcpt"); err != nil {
+		return err
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }
@@ -143,6 +197,10 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "unparseable: " + err.Error()}
 	}
 	m.From, m.To = ss.from, append([]string(nil), ss.to...)
+	time.Sleep(ss.s.opts.Delay)
+	if ss.fault != nil && ss.fault.Stage == "data" && ss.fault.Code != 0 {
+		return ss.act("data") // refused: not kept
+	}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
 	ss.s.mu.Unlock()
@@ -150,7 +208,7 @@ func (ss *session) Data(r io.Reader) error {
 	case ss.s.seen <- struct{}{}:
 	default:
 	}
-	return nil
+	return ss.act("data") // a scripted drop happens after the message is kept
 }
 
 // Parse reads a message and decodes its text and HTML parts (single part or

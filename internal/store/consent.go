@@ -28,6 +28,8 @@ const (
 	ConsentConfirm     = "confirm"
 	ConsentUnsubscribe = "unsubscribe"
 	ConsentSMSStop     = "sms-stop"
+	ConsentSMSStart    = "sms-start"
+	ConsentPause       = "pause"
 )
 
 func (s *Store) appendConsent(ctx context.Context, p redis.Pipeliner, id string, ev ConsentEvent) {

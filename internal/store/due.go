@@ -74,8 +74,8 @@ func (s *Store) DueBatch(ctx context.Context, shard int, until time.Time, limit 
 }
 
 // Advance moves a due entry to its next instant and the schedule to its next
-// message, atomically, if the entry is still as e describes it: the score
-// read and the schedule version read. It returns false when another planner
+// message, atomically, if the entry is still as e describes it: the score,
+// the schedule version and the step read. It returns false when another planner
 // (or a change by the subscriber) got there first.
 func (s *Store) Advance(ctx context.Context, e DueEntry, next time.Time) (bool, error) {
 	if next.IsZero() {
@@ -108,17 +108,19 @@ type DueMove struct {
 	KeepStep bool
 }
 
-// One round trip for a whole batch: each move is the compare-and-set of
-// advanceScript. KEYS come in pairs (due shard, schedule); ARGV in fives
-// (member, score read, next or 'remove', version read, step increment).
+// One round trip for a whole batch: each move is a compare-and-set on what
+// the planner read, the entry's score and the schedule's version and step.
+// KEYS come in pairs (due shard, schedule); ARGV in sixes (member, score
+// read, next or 'remove', version read, step read, step after).
 var moveDueScript = redis.NewScript(`
 local out = {}
 for i = 1, #KEYS / 2 do
   local due, sched = KEYS[2 * i - 1], KEYS[2 * i]
-  local a = 5 * (i - 1)
+  local a = 6 * (i - 1)
   local m, to = ARGV[a + 1], ARGV[a + 3]
   local cur = redis.call('ZSCORE', due, m)
-  if not cur or tonumber(cur) ~= tonumber(ARGV[a + 2]) or redis.call('HGET', sched, 'v') ~= ARGV[a + 4] then
+  local sc = redis.call('HMGET', sched, 'v', 'n')
+  if not cur or tonumber(cur) ~= tonumber(ARGV[a + 2]) or sc[1] ~= ARGV[a + 4] or (sc[2] or '0') ~= ARGV[a + 5] then
     out[i] = 0
   elseif to == 'remove' then
     redis.call('ZREM', due, m)
@@ -126,8 +128,7 @@ for i = 1, #KEYS / 2 do
     out[i] = 1
   else
     redis.call('ZADD', due, to, m)
-    if ARGV[a + 5] ~= '0' then redis.call('HINCRBY', sched, 'n', ARGV[a + 5]) end
-    redis.call('HSET', sched, 'x', to)
+    redis.call('HSET', sched, 'n', ARGV[a + 6], 'x', to)
     out[i] = 1
   end
 end
@@ -144,18 +145,18 @@ func (s *Store) MoveDue(ctx context.Context, moves []DueMove) ([]bool, error) {
 		return nil, nil
 	}
 	keys := make([]string, 0, 2*len(moves))
-	args := make([]any, 0, 5*len(moves))
+	args := make([]any, 0, 6*len(moves))
 	for _, mv := range moves {
 		e := mv.Entry
-		to, inc := "remove", "1"
+		to, step := "remove", e.Step+1
 		if !mv.Next.IsZero() {
 			to = strconv.FormatInt(mv.Next.Unix(), 10)
 		}
 		if mv.KeepStep {
-			inc = "0"
+			step = e.Step
 		}
 		keys = append(keys, s.dueKey(e.Shard), s.schedKey(e.SubscriberID, e.Program))
-		args = append(args, dueMember(e.SubscriberID, e.Program), e.At.Unix(), to, e.Version, inc)
+		args = append(args, dueMember(e.SubscriberID, e.Program), e.At.Unix(), to, e.Version, e.Step, step)
 	}
 	res, err := moveDueScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
@@ -208,6 +209,29 @@ func (s *Store) Release(ctx context.Context, shard int, owner string) error {
 		return fmt.Errorf("release shard %d: %w", shard, err)
 	}
 	return nil
+}
+
+// DueShards returns, in one round trip, the shards that hold an entry due
+// at or before until, so that a planner leases and reads only those.
+func (s *Store) DueShards(ctx context.Context, until time.Time) ([]int, error) {
+	max := strconv.FormatInt(until.Unix(), 10)
+	cmds := make([]*redis.IntCmd, Shards)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for shard := range Shards {
+			cmds[shard] = p.ZCount(ctx, s.dueKey(shard), "-inf", max)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find due shards: %w", err)
+	}
+	var out []int
+	for shard, c := range cmds {
+		if c.Val() > 0 {
+			out = append(out, shard)
+		}
+	}
+	return out, nil
 }
 
 // DueCount returns how many entries the due index holds, for metrics and tests.

@@ -60,6 +60,7 @@ func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) subKey(id string) string { return s.prefix + "sub:" + id }
 func (s *Store) emailIndexKey() string   { return s.prefix + "idx:email" }
+func (s *Store) phoneIndexKey() string   { return s.prefix + "idx:phone" }
 func (s *Store) schedKey(id string, p domain.Program) string {
 	return s.prefix + "sched:" + id + ":" + string(p)
 }
@@ -107,6 +108,8 @@ const (
 	fChannels    = "chn"
 	fSMSStatus   = "ss"
 	fSMSFooterAt = "sf"
+	fPausedUntil = "pu"
+	fLastNudge   = "ln"
 	fStatus      = "st"
 	fCreatedAt   = "ca"
 	fConfirmedAt = "cf"
@@ -239,6 +242,10 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 			chosen[sc.Program] = true
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if sub.Phone != "" {
+				// The latest signup of a number is the one its texts answer.
+				p.HSet(ctx, s.phoneIndexKey(), sub.Phone, id)
+			}
 			p.HSet(ctx, key,
 				fFirstName, sub.FirstName, fEmail, addr, fTimeZone, sub.TimeZone,
 				fLocale, sub.Locale, fGoal, sub.Goal, fStatus, string(domain.Pending),
@@ -308,6 +315,8 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 		Channels:    parseChannels(m[fChannels]),
 		SMSStatus:   domain.SMSStatus(m[fSMSStatus]),
 		SMSFooterAt: fromUnix(m[fSMSFooterAt]),
+		PausedUntil: fromUnix(m[fPausedUntil]),
+		LastNudge:   m[fLastNudge],
 		Status:      domain.Status(m[fStatus]),
 		CreatedAt:   fromUnix(m[fCreatedAt]),
 		ConfirmedAt: fromUnix(m[fConfirmedAt]),
@@ -471,6 +480,33 @@ func (s *Store) StopSMS(ctx context.Context, id string, ev ConsentEvent) error {
 		return fmt.Errorf("stop sms for %s: %w", id, err)
 	}
 	return nil
+}
+
+// SuppressAfter is how many permanent failures (within BounceWindow) put an
+// address or number on the suppression list.
+const (
+	SuppressAfter = 3
+	BounceWindow  = 90 * 24 * time.Hour
+)
+
+var bounceScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if n >= tonumber(ARGV[2]) then redis.call('SADD', KEYS[2], ARGV[3]) end
+return n
+`)
+
+// RecordPermanentFailure counts a provider's permanent refusal of an address
+// or number and suppresses it once the count reaches SuppressAfter. It
+// returns whether the address is now suppressed.
+func (s *Store) RecordPermanentFailure(ctx context.Context, addr string) (bool, error) {
+	h := AddressHash(addr)
+	n, err := bounceScript.Run(ctx, s.rdb, []string{s.prefix + "bounce:" + h, s.suppressionKey()},
+		int(BounceWindow.Seconds()), SuppressAfter, h).Int()
+	if err != nil {
+		return false, fmt.Errorf("record permanent failure: %w", err)
+	}
+	return n >= SuppressAfter, nil
 }
 
 // Suppressed reports whether an address is on the suppression list.

@@ -1,5 +1,6 @@
 // Package webhook receives what Twilio posts to nudge: status callbacks for
-// the texts it sent. Every request must carry a valid X-Twilio-Signature,
+// the texts it sent, and the texts people send to nudge's number (keywords,
+// ratings and replies). Every request must carry a valid X-Twilio-Signature,
 // computed over the public URL nudge gave Twilio (NUDGE_BASE_URL plus the
 // path, never a forwarded host); anything else gets 403 and changes nothing.
 package webhook
@@ -33,6 +34,7 @@ func NewTwilio(st *store.Store, authToken, base string, now func() time.Time, lo
 // Register adds the routes to mux.
 func (t *Twilio) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /webhooks/twilio/status", t.status)
+	mux.HandleFunc("POST /webhooks/twilio/sms", t.inbound)
 }
 
 // verified parses the form and checks the signature. It answers the request

@@ -1,0 +1,148 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/task"
+	"github.com/nudgehq/nudge/scheduler"
+	"github.com/nudgehq/nudge/templates"
+)
+
+// DeliverNudge sends one occurrence of a schedule on each channel the
+// subscriber wants, or records why not. Each channel has its own delivery
+// record, so a retry after one channel went out sends only the other.
+func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
+	var p task.DeliverNudge
+	if err := task.Decode(t, &p); err != nil {
+		return err
+	}
+	now := h.d.Now()
+	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "program", p.Program, "date", p.Date)
+
+	sub, err := h.d.Store.Subscriber(ctx, p.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("nudge skipped", "reason", "subscriber gone")
+		return nil // erased: nothing to record against
+	}
+	if err != nil {
+		return err
+	}
+	key := func(c domain.Channel) store.DeliveryKey {
+		return store.DeliveryKey{SubscriberID: p.SubscriberID, Program: p.Program, Date: p.Date, Channel: c}
+	}
+	channels := wantedChannels(sub)
+	skipAll := func(reason string) error {
+		log.Info("nudge skipped", "reason", reason)
+		var errs []error
+		for _, c := range channels {
+			errs = append(errs, h.d.Store.SkipDelivery(ctx, key(c), reason, now))
+		}
+		return errors.Join(errs...)
+	}
+	if sub.Status != domain.Active {
+		return skipAll("subscriber " + string(sub.Status))
+	}
+	if now.Before(sub.PausedUntil) {
+		return skipAll("paused")
+	}
+	sc, err := h.d.Store.Schedule(ctx, p.SubscriberID, p.Program)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sc.Version != p.Version) {
+		return skipAll("schedule changed since planned")
+	}
+	if err != nil {
+		return err
+	}
+	if late := now.Sub(time.Unix(p.At, 0)); late > h.d.Grace {
+		return skipAll(fmt.Sprintf("too late (%s after its time)", late.Round(time.Minute)))
+	}
+	msg, err := h.d.Library.Pick(p.Program, sub.Locale, p.Step)
+	if err != nil {
+		return fmt.Errorf("pick message: %v: %w", err, asynq.SkipRetry)
+	}
+	week := 1
+	if !sub.ConfirmedAt.IsZero() && now.After(sub.ConfirmedAt) {
+		week = int(now.Sub(sub.ConfirmedAt)/(7*24*time.Hour)) + 1
+	}
+	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week}
+
+	var errs []error
+	for _, c := range channels {
+		clog := log.With("channel", c)
+		switch c {
+		case domain.Email:
+			errs = append(errs, h.deliverEmail(ctx, clog, key(c), sub, p, msg, data))
+		case domain.SMS:
+			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, msg, data))
+		}
+	}
+	if err := combine(errs); err != nil {
+		return err
+	}
+	if err := h.d.Store.MarkLastNudge(ctx, sub.ID, p.Program, p.Date); err != nil {
+		log.Warn("could not record the latest nudge", "err", err)
+	}
+	return nil
+}
+
+// wantedChannels are the channels a nudge goes out on for sub. A subscriber
+// who chose SMS but has not (or no longer) consented gets nothing by SMS.
+func wantedChannels(sub domain.Subscriber) []domain.Channel {
+	var out []domain.Channel
+	for _, c := range []domain.Channel{domain.Email, domain.SMS} {
+		if sub.Wants(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// combine turns the channels' outcomes into the task's: retry when any
+// channel asked for it (the others are protected by their records), stop
+// when all are done.
+func combine(errs []error) error {
+	var retry, final []error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, asynq.SkipRetry):
+			final = append(final, err)
+		default:
+			retry = append(retry, err)
+		}
+	}
+	if len(retry) > 0 {
+		return fmt.Errorf("will retry: %v", errors.Join(append(retry, final...)...))
+	}
+	return errors.Join(final...)
+}
+
+func (h *Handler) deliverEmail(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, p task.DeliverNudge, msg *templates.Message, data render.Data) error {
+	if sup, err := h.d.Store.Suppressed(ctx, sub.Email); err != nil {
+		return err
+	} else if sup {
+		log.Info("nudge skipped", "reason", "address suppressed")
+		return h.d.Store.SkipDelivery(ctx, key, "address suppressed", h.d.Now())
+	}
+	out, err := h.d.Renderer.Email(msg, data, render.Links{Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID)})
+	if err != nil {
+		return fmt.Errorf("render %s step %d: %v: %w", p.Program, p.Step, err, asynq.SkipRetry)
+	}
+	return h.send(ctx, log, key, sub, out, p.ID())
+}
+
+// inWindow reports whether now is inside the subscriber's SMS window.
+func (h *Handler) inWindow(sub domain.Subscriber, now time.Time) bool {
+	loc, err := scheduler.LoadZone(sub.TimeZone)
+	if err != nil {
+		return false // no zone, no way to know their night: stay quiet
+	}
+	return h.d.SMSWindow.Contains(now, loc)
+}

@@ -1,0 +1,105 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/sms"
+	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/templates"
+)
+
+// OptOutReminder is how often, at the least, a text carries the opt-out
+// words after the first one did.
+const OptOutReminder = 30 * 24 * time.Hour
+
+// deliverSMS sends one nudge by text: inside the subscriber's quiet-hours
+// window only, within the shared rate, claimed before the provider call.
+func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, msg *templates.Message, data render.Data) error {
+	now := h.d.Now()
+	if h.d.SMS == nil {
+		log.Warn("nudge skipped", "reason", "no SMS channel configured")
+		return h.d.Store.SkipDelivery(ctx, key, "no SMS channel configured", now)
+	}
+	if sup, err := h.d.Store.Suppressed(ctx, sub.Phone); err != nil {
+		return err
+	} else if sup {
+		log.Info("nudge skipped", "reason", "number suppressed")
+		return h.d.Store.SkipDelivery(ctx, key, "number suppressed", now)
+	}
+	if !h.inWindow(sub, now) {
+		log.Info("nudge skipped", "reason", "outside quiet-hours window")
+		return h.d.Store.SkipDelivery(ctx, key, "outside the SMS window "+h.d.SMSWindow.String(), now)
+	}
+	footer := render.FooterNone
+	if sub.SMSFooterAt.IsZero() || now.Sub(sub.SMSFooterAt) >= OptOutReminder {
+		footer = render.FooterOptOut
+	}
+	body, err := h.d.Renderer.SMS(msg, data, footer)
+	if err != nil {
+		return fmt.Errorf("render sms: %v: %w", err, asynq.SkipRetry)
+	}
+
+	if err := h.d.Store.ClaimDelivery(ctx, key, now); err != nil {
+		if st, ok := store.IsAlreadyHandled(err); ok {
+			log.Warn("not sending again", "state", st)
+			return nil
+		}
+		return err
+	}
+	if h.d.SMSLimit != nil {
+		if err := h.d.SMSLimit.Wait(ctx); err != nil {
+			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the sms rate: %w", err))
+		}
+	}
+	sid, err := h.d.SMS.Send(ctx, sms.Message{To: sub.Phone, Body: body, StatusCallback: h.d.Links.StatusCallback()})
+	class := sms.Accepted
+	if err != nil {
+		class = sms.Classify(err)
+	}
+	switch class {
+	case sms.Accepted:
+		if err := h.d.Store.FinishDelivery(ctx, key, store.Sent, sid, "", h.d.Now()); err != nil {
+			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry)
+		}
+		if footer == render.FooterOptOut {
+			if err := h.d.Store.MarkSMSFooter(ctx, sub.ID, now); err != nil {
+				log.Warn("could not record the opt-out footer", "err", err)
+			}
+		}
+		log.Info("sms sent", "sid", sid)
+		return nil
+	case sms.Temporary:
+		if lastAttempt(ctx) {
+			log.Warn("sms failed", "reason", "temporary failures, out of retries")
+			return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "temporary failures, out of retries", h.d.Now()), fmt.Errorf("send sms: %w: %w", err, asynq.SkipRetry))
+		}
+		log.Warn("sms deferred", "reason", "temporary failure")
+		if ferr := h.release(ctx, key); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("send sms: %w", err)
+	case sms.Unknown:
+		log.Warn("sms outcome unknown")
+		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Unknown, "", "connection lost after the request was sent", h.d.Now()), fmt.Errorf("send sms: %w: %w", err, asynq.SkipRetry))
+	default:
+		reason := "refused by the provider"
+		if sms.OptedOut(err) {
+			reason = "the number has opted out with the carrier"
+			if serr := h.d.Store.StopSMS(ctx, sub.ID, store.ConsentEvent{At: now, Action: store.ConsentSMSStop, Channel: string(domain.SMS), Source: "provider", Detail: "error 21610"}); serr != nil {
+				log.Warn("could not record the opt-out", "err", serr)
+			}
+		}
+		if !sms.OptedOut(err) {
+			h.countFailure(ctx, log, sub.Phone)
+		}
+		log.Warn("sms failed", "reason", reason)
+		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", reason, h.d.Now()), fmt.Errorf("send sms: %w: %w", err, asynq.SkipRetry))
+	}
+}
