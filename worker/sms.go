@@ -96,7 +96,10 @@ func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.De
 				log.Warn("could not record the opt-out", "err", serr)
 			}
 		}
-		if !sms.OptedOut(err) {
+		// Only a refusal of the number itself counts towards suppressing it
+		// (a bad account token must not suppress everyone).
+		var serr *sms.SendError
+		if errors.As(err, &serr) && serr.RecipientFault() && !sms.OptedOut(err) {
 			h.countFailure(ctx, log, sub.Phone)
 		}
 		log.Warn("sms failed", "reason", reason)

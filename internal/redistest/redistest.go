@@ -5,7 +5,9 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -73,8 +75,10 @@ func Client(tb testing.TB, db int) *redis.Client {
 	return c
 }
 
-// Prefix returns a key prefix unique to this test, for tests that share a
-// package's database and run in parallel.
+// Prefix returns a short key prefix unique to this test, for tests that
+// share a package's database and run in parallel.
 func Prefix(tb testing.TB) string {
-	return fmt.Sprintf("t:%s:%d:", tb.Name(), time.Now().UnixNano())
+	h := fnv.New32a()
+	h.Write([]byte(tb.Name()))
+	return fmt.Sprintf("t%x%s:", h.Sum32(), strconv.FormatInt(time.Now().UnixNano()%1e9, 36))
 }

@@ -162,7 +162,7 @@ func (e *SendError) Error() string {
 		// Network and decoding errors name the API URL (with the account
 		// SID, an id), never the recipient.
 		b.WriteString(": ")
-		b.WriteString(e.err.Error())
+		b.WriteString(strings.TrimPrefix(e.err.Error(), "sms: "))
 	}
 	return b.String()
 }

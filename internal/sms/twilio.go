@@ -142,9 +142,11 @@ func NewTwilio(cfg Config, logger *slog.Logger) (*Twilio, error) {
 		target:     target,
 		timeout:    cfg.Timeout,
 		transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         d.dial,
-			DialTLSContext:      d.dialTLS,
+			Proxy:          http.ProxyFromEnvironment,
+			DialContext:    d.dial,
+			DialTLSContext: d.dialTLS,
+			// Used instead of dialTLS through an HTTPS_PROXY tunnel.
+			TLSClientConfig:     tlsConfig,
 			MaxIdleConns:        cfg.MaxConns,
 			MaxIdleConnsPerHost: cfg.MaxConns,
 			IdleConnTimeout:     idleTimeout,
@@ -227,9 +229,9 @@ func (t *Twilio) Send(ctx context.Context, m Message) (sid string, err error) {
 
 	status, written := a.outcome()
 	var ue *url.Error
-	if errors.As(err, &ue) && t.target != nil {
+	if sent := a.sentURL(); sent != "" && errors.As(err, &ue) {
 		// net/http names the URL twilio-go built; name the one used.
-		ue.URL = a.sentURL()
+		ue.URL = sent
 	}
 	var code int
 	var rest *client.TwilioRestError
@@ -240,7 +242,7 @@ func (t *Twilio) Send(ctx context.Context, m Message) (sid string, err error) {
 		}
 	}
 	se := &SendError{Class: classify(status, code, written), Status: status, Code: code, Written: written, err: err}
-	t.logger.Debug("sms not accepted by twilio", "class", se.Class, "status", status, "code", code, "written", written, "elapsed", time.Since(start))
+	t.logger.Debug("sms not accepted by twilio", "class", se.Class.String(), "status", status, "code", code, "written", written, "elapsed", time.Since(start))
 	return "", se
 }
 
@@ -307,16 +309,32 @@ func (a *attempt) RoundTrip(req *http.Request) (*http.Response, error) {
 	// the body of an error answer unclosed, and its JSON decoder may stop
 	// short of the end of a success: either way net/http would discard
 	// the connection instead of reusing it.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	body, err := readAnswer(resp)
 	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// readAnswer reads a response body of at most maxAnswer bytes.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= maxAnswer {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, body); err != nil {
+			return nil, fmt.Errorf("read twilio's answer: %w", err)
+		}
+		return body, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return nil, fmt.Errorf("read twilio's answer: %w", err)
 	}
 	if len(body) > maxAnswer {
 		return nil, fmt.Errorf("twilio's answer is longer than %d bytes", maxAnswer)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, nil
+	return body, nil
 }
 
 // trace returns the hooks that follow the request onto its connection.
