@@ -2,9 +2,16 @@
 # 127.0.0.1:6379 (NUDGE_TEST_REDIS_ADDR overrides); .ci/run starts one.
 GO ?= go
 
-.PHONY: test lint run build
+# mailpit measures the email layout's HTML compatibility in
+# internal/render's tests; they fail without it.
+MAILPIT_VERSION := v1.33.1
 
-test:
+.PHONY: test lint run build tools
+
+tools:
+	command -v mailpit || test -x "$$($(GO) env GOPATH)/bin/mailpit" || $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+
+test: tools
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 lint:

@@ -16,11 +16,15 @@ import (
 	"github.com/nudgehq/nudge/internal/email"
 	"github.com/nudgehq/nudge/internal/links"
 	"github.com/nudgehq/nudge/internal/outbox"
+	"github.com/nudgehq/nudge/internal/phone"
+	"github.com/nudgehq/nudge/internal/ratelimit"
 	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/token"
 	"github.com/nudgehq/nudge/internal/web"
+	"github.com/nudgehq/nudge/internal/webhook"
 	"github.com/nudgehq/nudge/internal/zones"
 	"github.com/nudgehq/nudge/scheduler"
 	"github.com/nudgehq/nudge/templates"
@@ -51,13 +55,15 @@ type App struct {
 	now    func() time.Time
 	logger *slog.Logger
 
-	mini  *miniredis.Miniredis // the embedded Redis, when no NUDGE_REDIS_URL
-	rdb   *redis.Client
-	store *store.Store
-	queue *asynq.Client
-	email worker.EmailSender
-	smtp  *email.SMTP
-	box   *outbox.Outbox
+	mini   *miniredis.Miniredis // the embedded Redis, when no NUDGE_REDIS_URL
+	rdb    *redis.Client
+	store  *store.Store
+	queue  *asynq.Client
+	email  worker.EmailSender
+	smtp   *email.SMTP
+	sms    worker.SMSSender // nil when no SMS channel is configured
+	twilio *sms.Twilio
+	box    *outbox.Outbox
 
 	library  *templates.Library
 	renderer *render.Renderer
@@ -97,7 +103,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	a.store = store.New(a.rdb, cfg.RedisPrefix)
 	a.queue = asynq.NewClientFromRedisClient(a.rdb)
 
-	if a.library, err = templates.Default(); err != nil {
+	if a.library, err = templates.LoadWithOverrides(templates.FS(), cfg.TemplatesDir); err != nil {
 		return nil, fmt.Errorf("load message library: %w", err)
 	}
 	a.renderer = render.New(a.library, render.Options{
@@ -109,8 +115,28 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	a.signer = token.NewSigner([]byte(cfg.Secret))
 	a.links = links.New(cfg.URL(""), a.signer, now)
 
-	if cfg.DevOutbox() {
+	if cfg.DevOutbox() || cfg.SMSOutbox() {
 		a.box = outbox.New(a.rdb, cfg.RedisPrefix, now)
+	}
+	switch {
+	case cfg.SMSEnabled():
+		apiURL := ""
+		if cfg.Twilio.APIURL != nil {
+			apiURL = cfg.Twilio.APIURL.String()
+		}
+		a.twilio, err = sms.NewTwilio(sms.Config{
+			AccountSID: cfg.Twilio.AccountSID, AuthToken: string(cfg.Twilio.AuthToken),
+			From: cfg.Twilio.From, MessagingServiceSID: cfg.Twilio.MessagingServiceSID,
+			APIURL: apiURL, MaxConns: max(64, cfg.WorkerConcurrency), Timeout: 30 * time.Second,
+		}, logger)
+		if err != nil {
+			return nil, fmt.Errorf("set up twilio: %w", err)
+		}
+		a.sms = a.twilio
+	case cfg.SMSOutbox():
+		a.sms = a.box.SMS()
+	}
+	if cfg.DevOutbox() {
 		a.email = a.box
 		logger.Info("dev outbox", "url", cfg.URL("/dev/outbox"))
 	} else {
@@ -189,10 +215,20 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 
 	var srvWorker *asynq.Server
 	if role.works() {
-		h := worker.New(worker.Deps{
-			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links, Email: a.email,
+		d := worker.Deps{
+			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links,
+			Email: a.email, SMS: a.sms, SMSWindow: scheduler.DefaultSMSWindow,
 			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
-		})
+		}
+		// Rates are shared with every other worker, so the limiters read
+		// Redis's clock (nil): one clock for the whole fleet.
+		if a.cfg.EmailRate > 0 {
+			d.EmailLimit = ratelimit.New(a.rdb, a.cfg.RedisPrefix+"rate:email", a.cfg.EmailRate, burst(a.cfg.EmailRate), nil)
+		}
+		if a.cfg.SMSRate > 0 {
+			d.SMSLimit = ratelimit.New(a.rdb, a.cfg.RedisPrefix+"rate:sms", a.cfg.SMSRate, burst(a.cfg.SMSRate), nil)
+		}
+		h := worker.New(d)
 		srvWorker = worker.NewServer(a.rdb, worker.ServerConfig{Concurrency: a.cfg.WorkerConcurrency, Logger: a.logger})
 		if err := srvWorker.Start(h.Mux()); err != nil {
 			stop()
@@ -236,12 +272,15 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 }
 
 func (a *App) webHandler() (http.Handler, error) {
+	subs := subscription.New(a.store, a.queue, a.now, a.logger)
 	s, err := web.New(web.Deps{
-		Subscriptions: subscription.New(a.store, a.queue, a.now, a.logger),
+		Subscriptions: subs,
 		Store:         a.store,
 		Signer:        a.signer,
 		Outbox:        a.box,
 		Zones:         zones.Names(),
+		Phones:        a.phones(),
+		SMSWindow:     scheduler.DefaultSMSWindow,
 		DefaultZone:   "UTC",
 		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
 		Now:           a.now,
@@ -250,13 +289,36 @@ func (a *App) webHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build web tier: %w", err)
 	}
-	return s.Handler(), nil
+	if !a.cfg.SMSEnabled() {
+		return s.Handler(), nil
+	}
+	// Twilio's webhooks are signed server-to-server calls: they sit beside
+	// the browser routes, outside the cross-origin protection.
+	mux := http.NewServeMux()
+	mux.Handle("/", s.Handler())
+	webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).Register(mux)
+	return mux, nil
 }
+
+// phones reads the numbers the form takes, or is nil when no SMS channel is
+// set up (the form then asks for email only).
+func (a *App) phones() *phone.Normaliser {
+	if a.sms == nil {
+		return nil
+	}
+	return phone.New("US", nil)
+}
+
+// burst lets a limiter take up to a second's worth of sends at once.
+func burst(rate float64) int { return max(1, int(rate)) }
 
 // Close releases connections and stops the embedded Redis.
 func (a *App) Close() {
 	if a.smtp != nil {
 		a.smtp.Close()
+	}
+	if a.twilio != nil {
+		a.twilio.Close()
 	}
 	if a.rdb != nil {
 		a.rdb.Close()

@@ -40,6 +40,8 @@ Usage:
   nudge scheduler    run the planner only
   nudge schedule --tz ZONE --rule RULE [--from RFC3339] [--count N] [--channel email|sms]
                      print the next occurrences of a rule
+  nudge preview PROGRAM [STEP] [--channel email|sms] [--locale es] [--html]
+                     list a program's messages, or print one rendered for a sample subscriber
 
 Configuration is read from NUDGE_* environment variables; see README.md.
 `
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runRole(ctx, Role(cmd), getenv, stderr)
 	case "schedule":
 		return scheduleCommand(args, stdout, stderr, time.Now)
+	case "preview":
+		return previewCommand(args, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -16,11 +16,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -114,6 +116,10 @@ type Config struct {
 	Secret        Secret
 	PostalAddress string
 
+	// TemplatesDir is a directory of message files laid over the embedded
+	// copy library (see package templates); empty means none.
+	TemplatesDir string
+
 	GraceWindow       time.Duration
 	WorkerConcurrency int
 	PlannerInterval   time.Duration
@@ -183,6 +189,7 @@ const (
 	varEmailFrom         = "NUDGE_EMAIL_FROM"
 	varSecret            = "NUDGE_SECRET"
 	varPostalAddress     = "NUDGE_POSTAL_ADDRESS"
+	varTemplatesDir      = "NUDGE_TEMPLATES_DIR"
 	varGraceWindow       = "NUDGE_GRACE_WINDOW"
 	varWorkerConcurrency = "NUDGE_WORKER_CONCURRENCY"
 	varPlannerInterval   = "NUDGE_PLANNER_INTERVAL"
@@ -248,6 +255,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.EmailFrom = l.emailFrom()
 	c.Secret = l.secret()
 	c.PostalAddress = l.postalAddress()
+	c.TemplatesDir = l.templatesDir()
 	c.GraceWindow = l.duration(varGraceWindow, 6*time.Hour, time.Minute, 48*time.Hour)
 	c.WorkerConcurrency = l.integer(varWorkerConcurrency, 10, 1, 1000)
 	c.PlannerInterval = l.duration(varPlannerInterval, 5*time.Second, 100*time.Millisecond, 10*time.Minute)
@@ -468,6 +476,29 @@ func (l *loader) postalAddress() string {
 	}
 	if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' && r != '\n' }) {
 		l.fail(varPostalAddress, "must not contain control characters")
+	}
+	return v
+}
+
+// templatesDir checks that the override directory exists; its files are
+// checked when the library is loaded, each problem naming its file and line.
+func (l *loader) templatesDir() string {
+	v := l.get(varTemplatesDir)
+	if v == "" {
+		return ""
+	}
+	st, err := os.Stat(v)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		l.fail(varTemplatesDir, "%q does not exist (a directory laid out like templates/: <locale>/<program>/NN-slug.txt)", v)
+	case err != nil:
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		l.fail(varTemplatesDir, "%q cannot be read: %v", v, err)
+	case !st.IsDir():
+		l.fail(varTemplatesDir, "%q is not a directory", v)
 	}
 	return v
 }

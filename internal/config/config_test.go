@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/mail"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +268,29 @@ func TestLoadReportsAllProblems(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadTemplatesDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "en.txt")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(env(map[string]string{"NUDGE_TEMPLATES_DIR": " " + dir + " "}))
+	if err != nil || c.TemplatesDir != dir {
+		t.Fatalf("Load = %q, %v; want TemplatesDir %q", c.TemplatesDir, err, dir)
+	}
+	for _, tc := range []struct{ value, want string }{
+		{filepath.Join(dir, "nope"), "does not exist"},
+		{file, "is not a directory"},
+	} {
+		_, err := Load(env(map[string]string{"NUDGE_TEMPLATES_DIR": tc.value}))
+		lines := problems(err)
+		if want := fmt.Sprintf("NUDGE_TEMPLATES_DIR: %q %s", tc.value, tc.want); len(lines) != 1 || !strings.HasPrefix(lines[0], want) {
+			t.Errorf("NUDGE_TEMPLATES_DIR=%s: problems %q, want one starting %q", tc.value, lines, want)
+		}
 	}
 }
 
