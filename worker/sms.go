@@ -12,6 +12,7 @@ import (
 	"github.com/nudgehq/nudge/internal/render"
 	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/task"
 	"github.com/nudgehq/nudge/templates"
 )
 
@@ -46,6 +47,13 @@ func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.De
 		return fmt.Errorf("render sms: %v: %w", err, asynq.SkipRetry)
 	}
 
+	return h.sendText(ctx, log, key, sub, body, footer == render.FooterOptOut)
+}
+
+// sendText claims a text's delivery record, sends it once within the shared
+// rate, and records the outcome. Twilio's errors are classified here.
+func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, body string, withFooter bool) error {
+	now := h.d.Now()
 	if err := h.d.Store.ClaimDelivery(ctx, key, now); err != nil {
 		if st, ok := store.IsAlreadyHandled(err); ok {
 			log.Warn("not sending again", "state", st)
@@ -68,7 +76,7 @@ func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.De
 		if err := h.d.Store.FinishDelivery(ctx, key, store.Sent, sid, "", h.d.Now()); err != nil {
 			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry)
 		}
-		if footer == render.FooterOptOut {
+		if withFooter {
 			if err := h.d.Store.MarkSMSFooter(ctx, sub.ID, now); err != nil {
 				log.Warn("could not record the opt-out footer", "err", err)
 			}
@@ -105,4 +113,43 @@ func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.De
 		log.Warn("sms failed", "reason", reason)
 		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", reason, h.d.Now()), fmt.Errorf("send sms: %w: %w", err, asynq.SkipRetry))
 	}
+}
+
+// SendSMSConfirm texts a new number asking it to reply YES; nothing else is
+// texted before it does. The person has just asked for it, so it is not held
+// for the quiet-hours window.
+func (h *Handler) SendSMSConfirm(ctx context.Context, t *asynq.Task) error {
+	var p task.SendConfirmation
+	if err := task.Decode(t, &p); err != nil {
+		return err
+	}
+	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "message", "sms-confirm")
+	sub, err := h.d.Store.Subscriber(ctx, p.SubscriberID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("sms confirmation skipped", "reason", "subscriber gone")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sub.SMSStatus != domain.SMSPending || sub.Phone == "" || h.d.SMS == nil {
+		log.Info("sms confirmation skipped", "reason", "nothing to confirm")
+		return nil
+	}
+	if sup, err := h.d.Store.Suppressed(ctx, sub.Phone); err != nil {
+		return err
+	} else if sup {
+		log.Info("sms confirmation skipped", "reason", "number suppressed")
+		return nil
+	}
+	msg, err := h.d.Library.System("sms-confirm", sub.Locale)
+	if err != nil {
+		return fmt.Errorf("load sms-confirm: %v: %w", err, asynq.SkipRetry)
+	}
+	body, err := h.d.Renderer.SMS(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale}, render.FooterOptOut)
+	if err != nil {
+		return fmt.Errorf("render sms-confirm: %v: %w", err, asynq.SkipRetry)
+	}
+	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-sms-confirm", Date: p.Nonce, Channel: domain.SMS}
+	return h.sendText(ctx, log, key, sub, body, true)
 }

@@ -77,6 +77,7 @@ func (h *Handler) Mux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeDeliverNudge, h.DeliverNudge)
 	mux.HandleFunc(task.TypeSendConfirmation, h.SendConfirmation)
 	mux.HandleFunc(task.TypeSendNotice, h.SendNotice)
+	mux.HandleFunc(task.TypeSendSMSConfirm, h.SendSMSConfirm)
 	return mux
 }
 

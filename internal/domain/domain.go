@@ -69,6 +69,9 @@ type Subscriber struct {
 	Status      Status
 	CreatedAt   time.Time
 	ConfirmedAt time.Time // zero until confirmed
+	// EmailConfirmed is true once the address itself was confirmed through
+	// the double opt-in link; no nudge is emailed before.
+	EmailConfirmed bool
 	// Phone is a mobile number in E.164 form, or "".
 	Phone string
 	// Channels are the channels nudges go out on; empty means email only.
@@ -105,7 +108,7 @@ func (s Subscriber) Wants(c Channel) bool {
 	}
 	switch c {
 	case Email:
-		return chosen && s.Email != ""
+		return chosen && s.Email != "" && s.EmailConfirmed
 	case SMS:
 		return chosen && s.Phone != "" && s.SMSStatus == SMSActive
 	}

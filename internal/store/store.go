@@ -110,6 +110,7 @@ const (
 	fSMSFooterAt = "sf"
 	fPausedUntil = "pu"
 	fLastNudge   = "ln"
+	fEmailOK     = "ec"
 	fStatus      = "st"
 	fCreatedAt   = "ca"
 	fConfirmedAt = "cf"
@@ -214,13 +215,22 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 	if id == "" {
 		id = NewID()
 	}
-	created, err := s.rdb.HSetNX(ctx, s.emailIndexKey(), addr, id).Result()
+	// The address is the person's handle; an SMS-only signup is known by
+	// its number.
+	index, handle := s.emailIndexKey(), addr
+	if addr == "" {
+		index, handle = s.phoneIndexKey(), sub.Phone
+	}
+	if handle == "" {
+		return SignupResult{}, fmt.Errorf("sign up: %w", domain.Errorf(domain.ErrInvalid, "an email address or a phone number is needed"))
+	}
+	created, err := s.rdb.HSetNX(ctx, index, handle, id).Result()
 	if err != nil {
 		return SignupResult{}, fmt.Errorf("sign up: %w", err)
 	}
 	outcome := SignupCreated
 	if !created {
-		if id, err = s.rdb.HGet(ctx, s.emailIndexKey(), addr).Result(); err != nil {
+		if id, err = s.rdb.HGet(ctx, index, handle).Result(); err != nil {
 			return SignupResult{}, fmt.Errorf("sign up: %w", err)
 		}
 		outcome = SignupUpdated
@@ -305,21 +315,22 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 		return domain.Subscriber{}, fmt.Errorf("load subscriber %s: %w", id, ErrNotFound)
 	}
 	return domain.Subscriber{
-		ID:          id,
-		FirstName:   m[fFirstName],
-		Email:       m[fEmail],
-		TimeZone:    m[fTimeZone],
-		Locale:      m[fLocale],
-		Goal:        m[fGoal],
-		Phone:       m[fPhone],
-		Channels:    parseChannels(m[fChannels]),
-		SMSStatus:   domain.SMSStatus(m[fSMSStatus]),
-		SMSFooterAt: fromUnix(m[fSMSFooterAt]),
-		PausedUntil: fromUnix(m[fPausedUntil]),
-		LastNudge:   m[fLastNudge],
-		Status:      domain.Status(m[fStatus]),
-		CreatedAt:   fromUnix(m[fCreatedAt]),
-		ConfirmedAt: fromUnix(m[fConfirmedAt]),
+		ID:             id,
+		FirstName:      m[fFirstName],
+		Email:          m[fEmail],
+		TimeZone:       m[fTimeZone],
+		Locale:         m[fLocale],
+		Goal:           m[fGoal],
+		Phone:          m[fPhone],
+		Channels:       parseChannels(m[fChannels]),
+		SMSStatus:      domain.SMSStatus(m[fSMSStatus]),
+		SMSFooterAt:    fromUnix(m[fSMSFooterAt]),
+		PausedUntil:    fromUnix(m[fPausedUntil]),
+		EmailConfirmed: m[fEmailOK] == "1",
+		LastNudge:      m[fLastNudge],
+		Status:         domain.Status(m[fStatus]),
+		CreatedAt:      fromUnix(m[fCreatedAt]),
+		ConfirmedAt:    fromUnix(m[fConfirmedAt]),
 	}, nil
 }
 
@@ -360,11 +371,23 @@ func (s *Store) Schedule(ctx context.Context, id string, p domain.Program) (doma
 	return domain.Schedule{SubscriberID: id, Program: p, Rule: m[fRule], Version: v, Step: n, Next: fromUnix(m[fNext])}, nil
 }
 
-// Activate marks a pending subscriber confirmed and plans each schedule at
-// the instant given for its program. It returns false, changing nothing, when
-// the subscriber is not pending (already confirmed, unsubscribed or gone), so
-// a second click on a confirmation link is harmless.
+// Activate marks a pending subscriber confirmed through the email link (the
+// address is confirmed too) and plans each schedule at the instant given for
+// its program. It returns false, changing nothing, when the subscriber is not
+// pending (already confirmed, unsubscribed or gone), so a second click on a
+// confirmation link is harmless.
 func (s *Store) Activate(ctx context.Context, id string, at time.Time, next map[domain.Program]time.Time, ev ConsentEvent) (bool, error) {
+	return s.activate(ctx, id, at, next, domain.Email, ev)
+}
+
+// ActivateBySMS does what Activate does for a pending subscriber who
+// confirmed by replying YES: SMS consent becomes active, the address (if
+// any) stays unconfirmed until its own link is used.
+func (s *Store) ActivateBySMS(ctx context.Context, id string, at time.Time, next map[domain.Program]time.Time, ev ConsentEvent) (bool, error) {
+	return s.activate(ctx, id, at, next, domain.SMS, ev)
+}
+
+func (s *Store) activate(ctx context.Context, id string, at time.Time, next map[domain.Program]time.Time, by domain.Channel, ev ConsentEvent) (bool, error) {
 	key := s.subKey(id)
 	var activated bool
 	txf := func(tx *redis.Tx) error {
@@ -379,15 +402,20 @@ func (s *Store) Activate(ctx context.Context, id string, at time.Time, next map[
 		if domain.Status(st) != domain.Pending {
 			return nil
 		}
-		email, err := tx.HGet(ctx, key, fEmail).Result()
+		addr, err := tx.HGet(ctx, key, map[domain.Channel]string{domain.Email: fEmail, domain.SMS: fPhone}[by]).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(domain.Active), fConfirmedAt, unix(at))
+			if by == domain.Email {
+				p.HSet(ctx, key, fEmailOK, "1")
+			} else {
+				p.HSet(ctx, key, fSMSStatus, string(domain.SMSActive))
+			}
 			// Confirming again through double opt-in lifts an earlier opt-out.
-			if email != "" {
-				p.SRem(ctx, s.suppressionKey(), AddressHash(email))
+			if addr != "" {
+				p.SRem(ctx, s.suppressionKey(), AddressHash(addr))
 			}
 			for prog, t := range next {
 				p.HSet(ctx, s.schedKey(id, prog), fNext, unix(t))

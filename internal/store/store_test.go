@@ -295,6 +295,12 @@ func TestStopSMSSuppressesTheNumberOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.Activate(ctx, res.ID, t0, nil, store.ConsentEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if sub, _ := st.Subscriber(ctx, res.ID); !sub.Wants(domain.Email) || !sub.Wants(domain.SMS) {
+		t.Fatalf("before StopSMS: %+v", sub)
+	}
 	if err := st.StopSMS(ctx, res.ID, store.ConsentEvent{At: t0, Action: store.ConsentSMSStop, Channel: "sms", Source: "sms-keyword"}); err != nil {
 		t.Fatal(err)
 	}
@@ -307,5 +313,40 @@ func TestStopSMSSuppressesTheNumberOnly(t *testing.T) {
 	}
 	if sup, _ := st.Suppressed(ctx, "li@example.org"); sup {
 		t.Fatal("email suppressed by an SMS stop")
+	}
+}
+
+func TestSMSOnlySignupIsKnownByItsNumber(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	sub := domain.Subscriber{FirstName: "Noa", Phone: "+12015550123", TimeZone: "America/New_York",
+		Channels: []domain.Channel{domain.SMS}, SMSStatus: domain.SMSPending}
+	first, err := st.Signup(ctx, sub, []domain.Schedule{{Program: domain.WeeklyCheckin, Rule: "weekly:sun@10:00"}}, store.ConsentEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.Signup(ctx, sub, []domain.Schedule{{Program: domain.WeeklyCheckin, Rule: "weekly:mon@10:00"}}, store.ConsentEvent{})
+	if err != nil || again.ID != first.ID || again.Outcome != store.SignupUpdated {
+		t.Fatalf("second signup of the number = %+v, %v; want the same record", again, err)
+	}
+	if id, err := st.SubscriberByPhone(ctx, "+12015550123"); err != nil || id != first.ID {
+		t.Fatalf("by phone = %q, %v", id, err)
+	}
+	if s, _ := st.Subscriber(ctx, first.ID); s.Wants(domain.SMS) {
+		t.Fatal("SMS wanted before the number said YES")
+	}
+	ok, err := st.ActivateBySMS(ctx, first.ID, t0, map[domain.Program]time.Time{domain.WeeklyCheckin: t0.Add(time.Hour)}, store.ConsentEvent{})
+	if err != nil || !ok {
+		t.Fatalf("activate by sms = %v, %v", ok, err)
+	}
+	s, _ := st.Subscriber(ctx, first.ID)
+	if s.Status != domain.Active || !s.Wants(domain.SMS) || s.Wants(domain.Email) {
+		t.Fatalf("after YES: %+v", s)
+	}
+	if n, _ := st.DueCount(ctx); n != 1 {
+		t.Fatalf("due = %d", n)
+	}
+	if _, err := st.Signup(ctx, domain.Subscriber{FirstName: "X"}, nil, store.ConsentEvent{}); domain.ErrorCode(err) != domain.ErrInvalid {
+		t.Fatalf("a signup with neither address nor number = %v", err)
 	}
 }

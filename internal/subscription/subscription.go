@@ -62,19 +62,36 @@ func (s *Service) Signup(ctx context.Context, sub domain.Subscriber, scheds []do
 	if err != nil {
 		return err
 	}
-	// One email per address per minute, however often the form is sent.
+	// One message per address per minute, however often the form is sent.
 	nonce := strconv.FormatInt(now.Unix()/60, 10)
-	var t *asynq.Task
-	if res.Outcome == store.SignupActive {
-		t, err = task.NewSendNotice(task.SendNotice{SubscriberID: res.ID, Kind: task.NoticeAlreadySubscribed, Nonce: nonce})
-	} else {
-		t, err = task.NewSendConfirmation(task.SendConfirmation{SubscriberID: res.ID, Nonce: nonce})
+	var tasks []*asynq.Task
+	switch {
+	case res.Outcome == store.SignupActive && sub.Email != "":
+		t, err := task.NewSendNotice(task.SendNotice{SubscriberID: res.ID, Kind: task.NoticeAlreadySubscribed, Nonce: nonce})
+		if err != nil {
+			return err
+		}
+		tasks = append(tasks, t)
+	case res.Outcome != store.SignupActive:
+		if sub.Email != "" {
+			t, err := task.NewSendConfirmation(task.SendConfirmation{SubscriberID: res.ID, Nonce: nonce})
+			if err != nil {
+				return err
+			}
+			tasks = append(tasks, t)
+		}
+		if sub.SMSStatus == domain.SMSPending {
+			t, err := task.NewSendSMSConfirm(task.SendConfirmation{SubscriberID: res.ID, Nonce: nonce})
+			if err != nil {
+				return err
+			}
+			tasks = append(tasks, t)
+		}
 	}
-	if err != nil {
-		return err
-	}
-	if err := s.enqueue(ctx, t); err != nil {
-		return err
+	for _, t := range tasks {
+		if err := s.enqueue(ctx, t); err != nil {
+			return err
+		}
 	}
 	s.logger.Info("signup recorded", "subscriber_id", res.ID, "outcome", res.Outcome)
 	return nil
@@ -90,22 +107,10 @@ func (s *Service) Confirm(ctx context.Context, id string, o Origin) error {
 	if sub.Status != domain.Pending {
 		return nil
 	}
-	scheds, err := s.store.Schedules(ctx, id)
+	now := s.now()
+	next, err := s.firstOccurrences(ctx, sub, now)
 	if err != nil {
 		return err
-	}
-	loc, err := scheduler.LoadZone(sub.TimeZone)
-	if err != nil {
-		return fmt.Errorf("confirm %s: %w", id, err)
-	}
-	now := s.now()
-	next := make(map[domain.Program]time.Time, len(scheds))
-	for _, sc := range scheds {
-		rule, err := scheduler.ParseRule(sc.Rule)
-		if err != nil {
-			return fmt.Errorf("confirm %s: %w", id, err)
-		}
-		next[sc.Program] = rule.Next(now, loc).At
 	}
 	ok, err := s.store.Activate(ctx, id, now, next, store.ConsentEvent{
 		At: now, Action: store.ConsentConfirm, Channel: string(domain.Email), Source: o.Source,
@@ -120,6 +125,53 @@ func (s *Service) Confirm(ctx context.Context, id string, o Origin) error {
 		return err
 	}
 	return s.enqueue(ctx, t)
+}
+
+// firstOccurrences plans each of a subscriber's schedules from now.
+func (s *Service) firstOccurrences(ctx context.Context, sub domain.Subscriber, now time.Time) (map[domain.Program]time.Time, error) {
+	scheds, err := s.store.Schedules(ctx, sub.ID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := scheduler.LoadZone(sub.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", sub.ID, err)
+	}
+	next := make(map[domain.Program]time.Time, len(scheds))
+	for _, sc := range scheds {
+		rule, err := scheduler.ParseRule(sc.Rule)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: %w", sub.ID, err)
+		}
+		next[sc.Program] = rule.Next(now, loc).At
+	}
+	return next, nil
+}
+
+// ConfirmSMS records a YES (or START) from a subscriber's number. A pending
+// subscriber becomes active and their schedules are planned; one who said
+// STOP earlier gets texts again from the next occurrence.
+func (s *Service) ConfirmSMS(ctx context.Context, id string, ev store.ConsentEvent) error {
+	sub, err := s.store.Subscriber(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sub.Status == domain.Pending {
+		next, err := s.firstOccurrences(ctx, sub, ev.At)
+		if err != nil {
+			return err
+		}
+		ev.Wording = WordingVersion
+		ok, err := s.store.ActivateBySMS(ctx, id, ev.At, next, ev)
+		if err != nil || ok {
+			if ok {
+				s.logger.Info("subscriber confirmed by sms", "subscriber_id", id)
+			}
+			return err
+		}
+	}
+	_, err = s.store.ConfirmSMS(ctx, id, ev)
+	return err
 }
 
 // Unsubscribe stops every message to the subscriber at once, including any

@@ -18,6 +18,7 @@ const (
 	TypeDeliverNudge     = "nudge:deliver"
 	TypeSendConfirmation = "email:confirm"
 	TypeSendNotice       = "email:notice"
+	TypeSendSMSConfirm   = "sms:confirm"
 )
 
 // Queues, most urgent first. Confirmations wait behind nothing; nudges come
@@ -87,6 +88,18 @@ func NewSendConfirmation(p SendConfirmation) (*asynq.Task, error) {
 	}
 	return asynq.NewTask(TypeSendConfirmation, b,
 		asynq.TaskID("confirm:"+p.SubscriberID+":"+p.Nonce), asynq.Queue(QueueCritical),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
+}
+
+// NewSendSMSConfirm builds the task that texts a new number asking it to
+// reply YES. It shares SendConfirmation's payload.
+func NewSendSMSConfirm(p SendConfirmation) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeSendSMSConfirm, err)
+	}
+	return asynq.NewTask(TypeSendSMSConfirm, b,
+		asynq.TaskID("smsconfirm:"+p.SubscriberID+":"+p.Nonce), asynq.Queue(QueueCritical),
 		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
 }
 

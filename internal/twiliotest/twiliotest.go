@@ -353,38 +353,58 @@ func drop(w http.ResponseWriter) {
 	conn.Close()
 }
 
+// messageResource is Twilio's message resource, as the API returns it. A
+// struct, not a map: the stand-in answers thousands a second in benchmarks.
+type messageResource struct {
+	AccountSID          string            `json:"account_sid"`
+	APIVersion          string            `json:"api_version"`
+	Body                string            `json:"body"`
+	DateCreated         string            `json:"date_created"`
+	DateSent            *string           `json:"date_sent"`
+	DateUpdated         string            `json:"date_updated"`
+	Direction           string            `json:"direction"`
+	ErrorCode           *int              `json:"error_code"`
+	ErrorMessage        *string           `json:"error_message"`
+	From                *string           `json:"from"`
+	MessagingServiceSID *string           `json:"messaging_service_sid"`
+	NumMedia            string            `json:"num_media"`
+	NumSegments         string            `json:"num_segments"`
+	Price               *string           `json:"price"`
+	PriceUnit           string            `json:"price_unit"`
+	SID                 string            `json:"sid"`
+	Status              string            `json:"status"`
+	SubresourceURIs     map[string]string `json:"subresource_uris"`
+	To                  string            `json:"to"`
+	URI                 string            `json:"uri"`
+}
+
 // writeMessage answers 201 with a message resource shaped like Twilio's.
 func writeMessage(w http.ResponseWriter, m Message) {
 	date := m.Received.UTC().Format(time.RFC1123Z)
-	status, numSegments := "queued", "1"
-	var from, service any = m.From, nil
+	uri := "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID
+	res := messageResource{
+		AccountSID:      m.AccountSID,
+		APIVersion:      "2010-04-01",
+		Body:            m.Body,
+		DateCreated:     date,
+		DateUpdated:     date,
+		Direction:       "outbound-api",
+		NumMedia:        "0",
+		NumSegments:     "1",
+		PriceUnit:       "USD",
+		SID:             m.SID,
+		Status:          "queued",
+		SubresourceURIs: map[string]string{"media": uri + "/Media.json"},
+		To:              m.To,
+		URI:             uri + ".json",
+	}
 	if m.MessagingServiceSID != "" {
 		// Twilio picks a sender later.
-		status, numSegments, from, service = "accepted", "0", nil, m.MessagingServiceSID
+		res.Status, res.NumSegments, res.MessagingServiceSID = "accepted", "0", &m.MessagingServiceSID
+	} else {
+		res.From = &m.From
 	}
-	uri := "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"account_sid":           m.AccountSID,
-		"api_version":           "2010-04-01",
-		"body":                  m.Body,
-		"date_created":          date,
-		"date_sent":             nil,
-		"date_updated":          date,
-		"direction":             "outbound-api",
-		"error_code":            nil,
-		"error_message":         nil,
-		"from":                  from,
-		"messaging_service_sid": service,
-		"num_media":             "0",
-		"num_segments":          numSegments,
-		"price":                 nil,
-		"price_unit":            "USD",
-		"sid":                   m.SID,
-		"status":                status,
-		"subresource_uris":      map[string]string{"media": uri + "/Media.json"},
-		"to":                    m.To,
-		"uri":                   uri + ".json",
-	})
+	writeJSON(w, http.StatusCreated, res)
 }
 
 // writeError answers with Twilio's error JSON.

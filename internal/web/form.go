@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/scheduler"
 )
 
@@ -20,8 +22,12 @@ type signupForm struct {
 	TimeZone  string
 	Locale    string
 	Goal      string
-	Programs  map[domain.Program]programChoice
-	Honeypot  string
+	// Phone and SMSConsent ask for texts: both are needed, and the consent
+	// box is never ticked by default.
+	Phone      string
+	SMSConsent bool
+	Programs   map[domain.Program]programChoice
+	Honeypot   string
 }
 
 type programChoice struct {
@@ -98,13 +104,15 @@ func defaultForm() signupForm {
 
 func parseSignupForm(v url.Values) signupForm {
 	f := signupForm{
-		FirstName: strings.TrimSpace(v.Get("first_name")),
-		Email:     strings.TrimSpace(v.Get("email")),
-		TimeZone:  strings.TrimSpace(v.Get("tz")),
-		Locale:    v.Get("locale"),
-		Goal:      strings.TrimSpace(v.Get("goal")),
-		Honeypot:  v.Get("website"),
-		Programs:  map[domain.Program]programChoice{},
+		FirstName:  strings.TrimSpace(v.Get("first_name")),
+		Email:      strings.TrimSpace(v.Get("email")),
+		TimeZone:   strings.TrimSpace(v.Get("tz")),
+		Locale:     v.Get("locale"),
+		Goal:       strings.TrimSpace(v.Get("goal")),
+		Phone:      strings.TrimSpace(v.Get("phone")),
+		SMSConsent: v.Get("sms_consent") == "yes",
+		Honeypot:   v.Get("website"),
+		Programs:   map[domain.Program]programChoice{},
 	}
 	checked := map[string]bool{}
 	for _, p := range v["program"] {
@@ -122,7 +130,14 @@ func parseSignupForm(v url.Values) signupForm {
 
 // validate checks the form and returns what to store, or the catalogue key
 // of a message per field.
-func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain.Schedule, map[string]string) {
+// smsRules says how texts can be asked for: phones is nil when the service
+// offers no SMS.
+type smsRules struct {
+	phones *phone.Normaliser
+	window scheduler.Window
+}
+
+func (f signupForm) validate(zones map[string]bool, sr smsRules) (domain.Subscriber, []domain.Schedule, map[string]string) {
 	errs := map[string]string{}
 	switch {
 	case f.FirstName == "":
@@ -138,8 +153,28 @@ func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain
 	case !utf8.ValidString(f.Goal) || strings.IndexFunc(f.Goal, unicode.IsControl) >= 0:
 		errs["goal"] = "error.goal.invalid"
 	}
-	if key := checkEmail(f.Email); key != "" {
-		errs["email"] = key
+	wantsSMS := sr.phones != nil && (f.SMSConsent || f.Phone != "")
+	var e164 string
+	if wantsSMS {
+		var err error
+		switch e164, err = sr.phones.Normalise(f.Phone); {
+		case errors.Is(err, phone.ErrEmpty):
+			errs["phone"] = "error.phone.missing"
+		case errors.Is(err, phone.ErrNotMobile):
+			errs["phone"] = "error.phone.not_mobile"
+		case errors.Is(err, phone.ErrNotAllowed):
+			errs["phone"] = "error.phone.country"
+		case err != nil:
+			errs["phone"] = "error.phone.invalid"
+		case !f.SMSConsent:
+			errs["sms_consent"] = "error.sms_consent"
+		}
+	}
+	// An address is needed unless texts are asked for.
+	if f.Email != "" || !wantsSMS {
+		if key := checkEmail(f.Email); key != "" {
+			errs["email"] = key
+		}
 	}
 	if !zones[f.TimeZone] {
 		errs["tz"] = "error.tz"
@@ -155,6 +190,12 @@ func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain
 			errs[string(p.Program)] = key
 			continue
 		}
+		if wantsSMS {
+			if r, err := scheduler.ParseRule(rule); err == nil && sr.window.AllowsRule(r) != nil {
+				errs[string(p.Program)] = "error.sms_window"
+				continue
+			}
+		}
 		scheds = append(scheds, domain.Schedule{Program: p.Program, Rule: rule})
 	}
 	if noneChecked(f) {
@@ -163,7 +204,15 @@ func (f signupForm) validate(zones map[string]bool) (domain.Subscriber, []domain
 	if len(errs) > 0 {
 		return domain.Subscriber{}, nil, errs
 	}
-	return domain.Subscriber{FirstName: f.FirstName, Email: f.Email, TimeZone: f.TimeZone, Locale: formLocale(f.Locale), Goal: f.Goal}, scheds, nil
+	sub := domain.Subscriber{FirstName: f.FirstName, Email: f.Email, TimeZone: f.TimeZone, Locale: formLocale(f.Locale), Goal: f.Goal}
+	if f.Email != "" {
+		sub.Channels = append(sub.Channels, domain.Email)
+	}
+	if wantsSMS {
+		sub.Phone, sub.SMSStatus = e164, domain.SMSPending
+		sub.Channels = append(sub.Channels, domain.SMS)
+	}
+	return sub, scheds, nil
 }
 
 func noneChecked(f signupForm) bool {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/outbox"
+	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/token"
@@ -44,6 +45,10 @@ type Deps struct {
 	// when the browser does not say.
 	Zones       []string
 	DefaultZone string
+	// Phones reads mobile numbers; nil when no SMS channel is offered, and
+	// the form then asks for email only. SMSWindow is when texts may go out.
+	Phones    *phone.Normaliser
+	SMSWindow scheduler.Window
 	// Ready reports whether the service can do its work (Redis answers).
 	Ready  func(ctx context.Context) error
 	Now    func() time.Time
@@ -210,6 +215,8 @@ type signupPage struct {
 	// Action is where the form posts: /signup with the page's language, so
 	// the page stays in it if the form comes back with errors.
 	Action string
+	// SMS is true when texts are offered.
+	SMS bool
 }
 
 // signupView is the form in tr's language; errs are catalogue keys per field.
@@ -234,6 +241,7 @@ func (s *Server) signupView(tr texts, f signupForm, errs map[string]string) sign
 			Checked: c.Checked, Day: c.Day, Time: c.Time, Error: msgs[name], Days: days,
 		})
 	}
+	v.SMS = s.d.Phones != nil
 	return v
 }
 
@@ -265,7 +273,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusOK, chosen.locale, checkEmail) // a bot: look the same, do nothing
 		return
 	}
-	sub, scheds, errs := f.validate(s.zones)
+	sub, scheds, errs := f.validate(s.zones, smsRules{phones: s.d.Phones, window: s.d.SMSWindow})
 	if len(errs) > 0 {
 		tr := s.text[signupPageLocale(r, f)]
 		s.render(w, http.StatusUnprocessableEntity, tr.locale, "signup", s.signupView(tr, f, errs))

@@ -14,12 +14,14 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/redistest"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/token"
 	"github.com/nudgehq/nudge/internal/web"
 	"github.com/nudgehq/nudge/internal/zones"
+	"github.com/nudgehq/nudge/scheduler"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m, redistest.DBWeb) }
@@ -43,6 +45,7 @@ func setup(t *testing.T) *bundle {
 	s, err := web.New(web.Deps{
 		Subscriptions: subscription.New(b.st, asynq.NewClientFromRedisClient(rdb), now, logger),
 		Store:         b.st, Signer: b.signer, Zones: zones.Names(), DefaultZone: "UTC",
+		Phones: phone.New("US", []string{"US", "GB", "ES", "MX"}), SMSWindow: scheduler.DefaultSMSWindow,
 		Ready: func(context.Context) error { return b.ready }, Now: now, Logger: logger,
 	})
 	if err != nil {
@@ -449,5 +452,70 @@ func TestLinksWithoutASubscriberFollowTheBrowser(t *testing.T) {
 	code, body = b.do(t, "GET", "/manage/tampered", nil, nil)
 	if code != http.StatusNotFound || !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "This link does not work") {
 		t.Errorf("bad link without a language = %d, not the English page", code)
+	}
+}
+
+func smsForm() url.Values {
+	f := validForm()
+	f.Del("email")
+	f.Set("phone", "(201) 555-0123")
+	f.Set("sms_consent", "yes")
+	return f
+}
+
+func TestSMSOnlySignupAsksTheNumberToReplyYes(t *testing.T) {
+	b := setup(t)
+	_, page := b.do(t, "GET", "/", nil, nil)
+	if !strings.Contains(page, `id="sms_consent"`) || strings.Contains(page, `name="sms_consent" value="yes" checked`) {
+		t.Fatal("the SMS consent box is missing or ticked by default")
+	}
+	if code, body := b.do(t, "POST", "/signup", smsForm(), nil); code != 200 {
+		t.Fatalf("sms signup = %d\n%s", code, body)
+	}
+	id, err := b.st.SubscriberByPhone(context.Background(), "+12015550123")
+	if err != nil {
+		t.Fatalf("no subscriber for the number: %v", err)
+	}
+	sub, _ := b.st.Subscriber(context.Background(), id)
+	if sub.Email != "" || sub.SMSStatus != domain.SMSPending || len(sub.Channels) != 1 || sub.Channels[0] != domain.SMS {
+		t.Fatalf("stored %+v", sub)
+	}
+	insp := asynq.NewInspectorFromRedisClient(b.st.Redis())
+	tasks, err := insp.ListPendingTasks("critical")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tk := range tasks {
+		found = found || strings.HasPrefix(tk.ID, "smsconfirm:"+id+":")
+	}
+	if !found {
+		t.Fatal("no text asking for YES was queued")
+	}
+}
+
+func TestSMSSignupErrors(t *testing.T) {
+	tests := []struct {
+		name, field, value, wantMsg string
+	}{
+		{"no consent", "sms_consent", "", "Tick the box"},
+		{"landline", "phone", "+44 20 7946 0018", "landline"},
+		{"other country", "phone", "+33 6 12 34 56 78", "that country"},
+		{"not a number", "phone", "call me", "mobile number like"},
+		{"night time", "weekly-checkin-time", "07:00", "between 09:00 and 20:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t)
+			f := smsForm()
+			f.Set(tt.field, tt.value)
+			code, body := b.do(t, "POST", "/signup", f, nil)
+			if code != http.StatusUnprocessableEntity || !strings.Contains(body, tt.wantMsg) {
+				t.Fatalf("status %d, want 422 with %q", code, tt.wantMsg)
+			}
+			if _, err := b.st.SubscriberByPhone(context.Background(), "+12015550123"); err == nil {
+				t.Fatal("an invalid form stored a subscriber")
+			}
+		})
 	}
 }

@@ -118,7 +118,7 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 			return words.unknown, nil
 		}
 		ev.Action = store.ConsentSMSStart
-		if _, err := t.store.ConfirmSMS(ctx, id, ev); err != nil {
+		if err := t.confirm.ConfirmSMS(ctx, id, ev); err != nil {
 			return "", err
 		}
 		log.Info("sms opt-in")

@@ -6,6 +6,7 @@
 package webhook
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -16,9 +17,16 @@ import (
 	"github.com/twilio/twilio-go/client"
 )
 
+// SMSConfirmer turns a YES or START into SMS consent (and, for a pending
+// subscriber, into an active one with planned schedules).
+type SMSConfirmer interface {
+	ConfirmSMS(ctx context.Context, id string, ev store.ConsentEvent) error
+}
+
 // Twilio serves Twilio's webhooks.
 type Twilio struct {
 	store     *store.Store
+	confirm   SMSConfirmer
 	validator client.RequestValidator
 	base      string
 	now       func() time.Time
@@ -27,8 +35,8 @@ type Twilio struct {
 
 // NewTwilio returns the handlers. base is the public base URL (no trailing
 // slash); authToken is the account's auth token that signs every request.
-func NewTwilio(st *store.Store, authToken, base string, now func() time.Time, logger *slog.Logger) *Twilio {
-	return &Twilio{store: st, validator: client.NewRequestValidator(authToken), base: strings.TrimRight(base, "/"), now: now, logger: logger}
+func NewTwilio(st *store.Store, confirm SMSConfirmer, authToken, base string, now func() time.Time, logger *slog.Logger) *Twilio {
+	return &Twilio{store: st, confirm: confirm, validator: client.NewRequestValidator(authToken), base: strings.TrimRight(base, "/"), now: now, logger: logger}
 }
 
 // Register adds the routes to mux.

@@ -2,6 +2,8 @@ package webhook_test
 
 import (
 	"context"
+
+	"github.com/hibiken/asynq"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/redistest"
 	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/twiliotest"
 	"github.com/nudgehq/nudge/internal/webhook"
 )
@@ -42,7 +45,7 @@ func setup(t *testing.T, locale string) *bundle {
 	t.Parallel()
 	b := &bundle{st: store.New(redistest.Client(t, redistest.DBSMS), redistest.Prefix(t))}
 	mux := http.NewServeMux()
-	webhook.NewTwilio(b.st, authToken, base, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(mux)
+	webhook.NewTwilio(b.st, subscription.New(b.st, asynq.NewClientFromRedisClient(b.st.Redis()), func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil))), authToken, base, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(mux)
 	b.srv = httptest.NewServer(mux)
 	t.Cleanup(b.srv.Close)
 	res, err := b.st.Signup(context.Background(), domain.Subscriber{FirstName: "Sam", Email: "sam@example.org", Phone: phone, TimeZone: "Europe/London", Locale: locale,
