@@ -217,7 +217,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 	if role.works() {
 		d := worker.Deps{
 			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links,
-			Email: a.email, SMS: a.sms, SMSWindow: scheduler.DefaultSMSWindow,
+			Email: a.email, SMS: a.sms, SMSWindow: a.cfg.SMSWindow,
 			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
 		}
 		// Rates are shared with every other worker, so the limiters read
@@ -280,7 +280,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		Outbox:        a.box,
 		Zones:         zones.Names(),
 		Phones:        a.phones(),
-		SMSWindow:     scheduler.DefaultSMSWindow,
+		SMSWindow:     a.cfg.SMSWindow,
 		DefaultZone:   "UTC",
 		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
 		Now:           a.now,
@@ -306,7 +306,7 @@ func (a *App) phones() *phone.Normaliser {
 	if a.sms == nil {
 		return nil
 	}
-	return phone.New("US", nil)
+	return phone.New(a.cfg.SMSCountries[0], a.cfg.SMSCountries)
 }
 
 // burst lets a limiter take up to a second's worth of sends at once.

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nudgehq/nudge/scheduler"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -133,6 +134,11 @@ type Config struct {
 	// second; 0 means no limit.
 	EmailRate float64
 	SMSRate   float64
+	// SMSCountries are the ISO 3166 countries whose mobile numbers the form
+	// accepts; the first is assumed for numbers typed without +code.
+	SMSCountries []string
+	// SMSWindow is the local-time window texts may go out in.
+	SMSWindow scheduler.Window
 
 	// Warnings are things an operator should know at start (an embedded
 	// Redis, the development signing key, …); log each one.
@@ -203,6 +209,8 @@ const (
 	varTwilioAPIURL      = "NUDGE_TWILIO_API_URL"
 	varEmailRate         = "NUDGE_EMAIL_RATE"
 	varSMSRate           = "NUDGE_SMS_RATE"
+	varSMSCountries      = "NUDGE_SMS_COUNTRIES"
+	varSMSWindow         = "NUDGE_SMS_WINDOW"
 )
 
 // Development defaults.
@@ -269,6 +277,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Twilio = l.twilio()
 	c.EmailRate = l.rate(varEmailRate)
 	c.SMSRate = l.rate(varSMSRate)
+	c.SMSCountries = l.countries()
+	c.SMSWindow = l.smsWindow()
 
 	c.Warnings = warnings(c)
 	if len(l.problems) > 0 {
@@ -585,6 +595,39 @@ func twilioSID(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// countries reads NUDGE_SMS_COUNTRIES: comma-separated two-letter codes,
+// default US.
+func (l *loader) countries() []string {
+	v := l.get(varSMSCountries)
+	if v == "" {
+		return []string{"US"}
+	}
+	var out []string
+	for _, c := range strings.Split(v, ",") {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+			l.fail(varSMSCountries, "%q is not a list of two-letter country codes like US,GB,ES", v)
+			return []string{"US"}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// smsWindow reads NUDGE_SMS_WINDOW, "HH:MM-HH:MM" inside 08:00-21:00.
+func (l *loader) smsWindow() scheduler.Window {
+	v := l.get(varSMSWindow)
+	if v == "" {
+		return scheduler.DefaultSMSWindow
+	}
+	w, err := scheduler.ParseWindow(v)
+	if err != nil {
+		l.fail(varSMSWindow, "%v", err)
+		return scheduler.DefaultSMSWindow
+	}
+	return w
 }
 
 func (l *loader) rate(name string) float64 {

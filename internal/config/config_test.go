@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"github.com/nudgehq/nudge/scheduler"
 	"log/slog"
 	"net/mail"
 	"net/url"
@@ -90,6 +91,8 @@ func TestLoadDefaults(t *testing.T) {
 		PlannerHorizon:    time.Minute,
 		LogLevel:          slog.LevelInfo,
 		LogFormat:         "text",
+		SMSCountries:      []string{"US"},
+		SMSWindow:         scheduler.DefaultSMSWindow,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -449,5 +452,25 @@ func TestURL(t *testing.T) {
 	}
 	if got := (Config{}).URL("/x"); got != "/x" {
 		t.Errorf("zero Config URL = %q", got)
+	}
+}
+
+func TestLoadSMSCountriesAndWindow(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"NUDGE_SMS_COUNTRIES": "gb, us", "NUDGE_SMS_WINDOW": "10:00-19:30"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SMSCountries) != 2 || c.SMSCountries[0] != "GB" || c.SMSWindow.String() != "10:00-19:30" {
+		t.Fatalf("countries %v, window %s", c.SMSCountries, c.SMSWindow)
+	}
+	d, _ := Load(env(nil))
+	if len(d.SMSCountries) != 1 || d.SMSCountries[0] != "US" || d.SMSWindow.String() != "09:00-20:00" {
+		t.Fatalf("defaults: countries %v, window %s", d.SMSCountries, d.SMSWindow)
+	}
+	for name, v := range map[string]string{"NUDGE_SMS_COUNTRIES": "USA", "NUDGE_SMS_WINDOW": "06:00-23:00"} {
+		if _, err := Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: err = %v, want one naming the variable", name, v, err)
+		}
 	}
 }
