@@ -71,7 +71,9 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	if !sub.ConfirmedAt.IsZero() && now.After(sub.ConfirmedAt) {
 		week = int(now.Sub(sub.ConfirmedAt)/(7*24*time.Hour)) + 1
 	}
-	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week}
+	// The first nudge after a pause ran out says welcome back.
+	welcomeBack := !sub.PausedUntil.IsZero()
+	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week, WelcomeBack: welcomeBack}
 
 	var errs []error
 	for _, c := range channels {
@@ -88,6 +90,11 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	}
 	if err := h.d.Store.MarkLastNudge(ctx, sub.ID, p.Program, p.Date); err != nil {
 		log.Warn("could not record the latest nudge", "err", err)
+	}
+	if welcomeBack {
+		if err := h.d.Store.Pause(ctx, sub.ID, time.Time{}, store.ConsentEvent{}); err != nil {
+			log.Warn("could not clear the finished pause", "err", err)
+		}
 	}
 	return nil
 }

@@ -268,3 +268,35 @@ func TestRepeatedPermanentFailuresSuppressTheAddress(t *testing.T) {
 		t.Fatalf("server holds %d messages", n)
 	}
 }
+
+func TestPausedThenWelcomedBack(t *testing.T) {
+	b := setup(t, planned)
+	ctx := context.Background()
+	if err := b.st.Pause(ctx, b.id, planned.Add(24*time.Hour), store.ConsentEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.deliver(t, b.payload(1)); err != nil {
+		t.Fatal(err)
+	}
+	if d := b.record(t); d.State != store.Skipped || d.Reason != "paused" {
+		t.Fatalf("during the pause: %+v", d)
+	}
+	b.now = planned.Add(7 * 24 * time.Hour)
+	p := b.payload(1)
+	p.Date, p.At = "2026-12-08", b.now.Unix()
+	if err := b.deliver(t, p); err != nil {
+		t.Fatal(err)
+	}
+	msgs := b.sink.Messages()
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "Welcome back") {
+		t.Fatalf("first nudge after the pause: %d messages, want one saying welcome back", len(msgs))
+	}
+	p.Date, p.At = "2026-12-15", b.now.Add(7*24*time.Hour).Unix()
+	b.now = b.now.Add(7 * 24 * time.Hour)
+	if err := b.deliver(t, p); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := b.sink.Messages(); len(msgs) != 2 || strings.Contains(msgs[1].Text, "Welcome back") {
+		t.Fatal("the welcome back repeats after the first nudge")
+	}
+}

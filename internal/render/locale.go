@@ -13,8 +13,10 @@ type labels struct {
 	optOut              string // the SMS opt-out footer
 	// greetings are the words after which a missing name becomes there
 	// (lower case); none means the name is always dropped.
-	greetings []string
-	there     string
+	greetings   []string
+	there       string
+	welcomeBack string // opens the first email after a pause
+	smsWelcome  string // opens the first text after a pause, when it fits
 }
 
 // labelsFor returns the labels of locale's language, English by default.
@@ -28,7 +30,9 @@ func labelsFor(locale string) labels {
 			buttonHint:  "Si el botón no funciona, copia este enlace en tu navegador:",
 			// Twilio and the carriers act on the English keywords whatever
 			// the language of the message.
-			optOut: "Responde STOP para darte de baja, HELP para ayuda.",
+			optOut:      "Responde STOP para darte de baja, HELP para ayuda.",
+			welcomeBack: "Qué bueno tenerte de vuelta. Seguimos donde lo dejamos.",
+			smsWelcome:  "De vuelta! ",
 		}
 	default:
 		return labels{
@@ -36,6 +40,8 @@ func labelsFor(locale string) labels {
 			unsubscribe: "Unsubscribe",
 			buttonHint:  "If the button doesn't work, copy this link into your browser:",
 			optOut:      "Reply STOP to opt out, HELP for help.",
+			welcomeBack: "Welcome back. We'll pick up where we left off.",
+			smsWelcome:  "Welcome back! ",
 			greetings:   []string{"hi", "hello", "hey"},
 			there:       "there",
 		}

@@ -72,6 +72,9 @@ type Data struct {
 	// the language the copy is in. This is used only for a message without one.
 	Locale string
 	Week   int
+	// WelcomeBack marks the first message after a pause: it opens with a
+	// short welcome back.
+	WelcomeBack bool
 }
 
 // Links are the links an email carries. Every URL is absolute, http or https
@@ -142,7 +145,10 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 	if err != nil {
 		return Email{}, fmt.Errorf("render email %s: subject: %w", m.File, err)
 	}
-	blocks := make([]block, 0, len(m.Body))
+	blocks := make([]block, 0, len(m.Body)+1)
+	if d.WelcomeBack {
+		blocks = append(blocks, block{Items: []string{lb.welcomeBack}})
+	}
 	for _, b := range m.Body {
 		out := block{List: b.List}
 		for _, it := range b.Items {

@@ -643,3 +643,30 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
 }
+
+func TestWelcomeBackAfterAPause(t *testing.T) {
+	t.Parallel()
+	lib := testLibrary(t, nil)
+	r := testRenderer(lib)
+	for _, tt := range []struct{ locale, email, sms string }{
+		{"en", "Welcome back.", "nudge: Welcome back! Hi Ana."},
+		{"es", "Qué bueno tenerte de vuelta.", "nudge: De vuelta! Hi Ana."},
+	} {
+		m := pick(t, lib, domain.WeeklyCheckin, tt.locale)
+		back, err := r.Email(m, Data{FirstName: "Ana", WelcomeBack: true}, testLinks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, _ := r.Email(m, Data{FirstName: "Ana"}, testLinks)
+		if !strings.Contains(back.Text, tt.email) || !strings.Contains(back.HTML, tt.email[:10]) {
+			t.Errorf("%s: welcome-back email lacks %q:\n%s", tt.locale, tt.email, back.Text)
+		}
+		if strings.Contains(plain.Text, tt.email) {
+			t.Errorf("%s: an ordinary email says welcome back", tt.locale)
+		}
+		sms, err := r.SMS(m, Data{FirstName: "Ana", WelcomeBack: true}, FooterNone)
+		if err != nil || sms != tt.sms {
+			t.Errorf("%s: sms = %q, %v; want %q", tt.locale, sms, err, tt.sms)
+		}
+	}
+}

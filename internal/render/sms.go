@@ -53,6 +53,10 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 		tail = " " + labelsFor(locale).optOut
 	}
 
+	head := ""
+	if d.WelcomeBack {
+		head = labelsFor(locale).smsWelcome
+	}
 	v := vars(d)
 	tries := []templates.Vars{v}
 	if v.FirstName != "" {
@@ -70,6 +74,15 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 			return "", fmt.Errorf("render sms %s: %w", m.File, err)
 		}
 		text = smartEncode(r.withServiceName(text) + tail)
+		if head != "" {
+			// "nudge: Welcome back! …", kept only while it fits.
+			name := r.opts.ServiceName + ": "
+			if welcomed := name + head + strings.TrimPrefix(text, name); strings.HasPrefix(text, name) {
+				if n, _ := GSM7Segments(welcomed); n <= MaxSMSSegments {
+					text = welcomed
+				}
+			}
+		}
 		n, gsm := GSM7Segments(text)
 		if n <= MaxSMSSegments {
 			return text, nil
