@@ -19,6 +19,7 @@ import (
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/ratelimit"
 	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/signuplimit"
 	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
@@ -280,6 +281,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		Outbox:        a.box,
 		Zones:         zones.Names(),
 		Phones:        a.phones(),
+		Limits:        signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil),
 		SMSWindow:     a.cfg.SMSWindow,
 		DefaultZone:   "UTC",
 		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },

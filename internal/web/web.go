@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
@@ -49,10 +50,18 @@ type Deps struct {
 	// the form then asks for email only. SMSWindow is when texts may go out.
 	Phones    *phone.Normaliser
 	SMSWindow scheduler.Window
+	// Limits, when set, caps signups per client IP and per address.
+	Limits SignupLimits
 	// Ready reports whether the service can do its work (Redis answers).
 	Ready  func(ctx context.Context) error
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// SignupLimits are the signup form's budgets.
+type SignupLimits interface {
+	AllowIP(ctx context.Context, ip string) (time.Duration, error)
+	AllowAddress(ctx context.Context, addr string) (bool, error)
 }
 
 // Server serves the web tier.
@@ -273,13 +282,45 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusOK, chosen.locale, checkEmail) // a bot: look the same, do nothing
 		return
 	}
+	o := origin(r, "form")
+	if s.d.Limits != nil {
+		wait, err := s.d.Limits.AllowIP(r.Context(), o.IP)
+		if err != nil {
+			s.internalError(w, r, chosen.locale, err)
+			return
+		}
+		if wait > 0 {
+			minutes := int(wait.Minutes()) + 1
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			tr := s.text[signupPageLocale(r, f)]
+			s.message(w, http.StatusTooManyRequests, tr.locale, messagePage{Title: tr.get("limit.title"), Paragraphs: []string{tr.get("limit.body", minutes)}})
+			return
+		}
+	}
 	sub, scheds, errs := f.validate(s.zones, smsRules{phones: s.d.Phones, window: s.d.SMSWindow})
 	if len(errs) > 0 {
 		tr := s.text[signupPageLocale(r, f)]
 		s.render(w, http.StatusUnprocessableEntity, tr.locale, "signup", s.signupView(tr, f, errs))
 		return
 	}
-	if err := s.d.Subscriptions.Signup(r.Context(), sub, scheds, origin(r, "form")); err != nil {
+	if s.d.Limits != nil {
+		addr := sub.Email
+		if addr == "" {
+			addr = sub.Phone
+		}
+		ok, err := s.d.Limits.AllowAddress(r.Context(), addr)
+		if err != nil {
+			s.internalError(w, r, chosen.locale, err)
+			return
+		}
+		if !ok {
+			// The same answer as ever: nobody learns an address is known.
+			s.d.Logger.Info("signup dropped: address over its budget")
+			s.message(w, http.StatusOK, chosen.locale, checkEmail)
+			return
+		}
+	}
+	if err := s.d.Subscriptions.Signup(r.Context(), sub, scheds, o); err != nil {
 		s.internalError(w, r, chosen.locale, err)
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/redistest"
+	"github.com/nudgehq/nudge/internal/signuplimit"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/token"
@@ -517,5 +518,59 @@ func TestSMSSignupErrors(t *testing.T) {
 				t.Fatal("an invalid form stored a subscriber")
 			}
 		})
+	}
+}
+
+func TestSignupBudgets(t *testing.T) {
+	b := setup(t)
+	// A server of its own, with the budgets on.
+	rdb := redistest.Client(t, redistest.DBWeb)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	now := func() time.Time { return b.now }
+	s, err := web.New(web.Deps{
+		Subscriptions: subscription.New(b.st, asynq.NewClientFromRedisClient(rdb), now, logger),
+		Store:         b.st, Signer: b.signer, Zones: zones.Names(), DefaultZone: "UTC",
+		Limits: signuplimit.New(rdb, b.st.Prefix(), now),
+		Ready:  func(context.Context) error { return nil }, Now: now, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	b.srv = srv
+
+	_, first := b.do(t, "POST", "/signup", validForm(), nil)
+	for range signuplimit.AddressBurst - 1 {
+		b.do(t, "POST", "/signup", validForm(), nil)
+	}
+	// Over the address's budget: the same page, and no further email queued.
+	id, _ := b.st.Redis().HGet(context.Background(), b.st.Prefix()+"idx:email", "ada@example.org").Result()
+	before, _ := b.st.Consent(context.Background(), id)
+	code, over := b.do(t, "POST", "/signup", validForm(), nil)
+	after, _ := b.st.Consent(context.Background(), id)
+	if code != 200 || over != first || len(after) != len(before) {
+		t.Fatalf("over the address budget: status %d, same page %v, ledger %d → %d", code, over == first, len(before), len(after))
+	}
+	// Over the IP's budget (five from one IP in ten minutes): 429 with Retry-After.
+	f := validForm()
+	f.Set("email", "other@example.org")
+	if code, _ := b.do(t, "POST", "/signup", f, nil); code != 200 {
+		t.Fatalf("fifth signup from one IP = %d", code)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/signup", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("sixth signup from one IP = %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	// Ten minutes on, the IP may sign up again.
+	b.now = b.now.Add(signuplimit.IPPer)
+	if code, _ := b.do(t, "POST", "/signup", f, nil); code != 200 {
+		t.Fatalf("after waiting: %d", code)
 	}
 }
