@@ -61,6 +61,7 @@ func (s *Store) Prefix() string { return s.prefix }
 func (s *Store) subKey(id string) string { return s.prefix + "sub:" + id }
 func (s *Store) emailIndexKey() string   { return s.prefix + "idx:email" }
 func (s *Store) phoneIndexKey() string   { return s.prefix + "idx:phone" }
+func (s *Store) pendingKey() string      { return s.prefix + "pending" }
 func (s *Store) schedKey(id string, p domain.Program) string {
 	return s.prefix + "sched:" + id + ":" + string(p)
 }
@@ -111,6 +112,7 @@ const (
 	fPausedUntil = "pu"
 	fLastNudge   = "ln"
 	fEmailOK     = "ec"
+	fReminded    = "rm"
 	fStatus      = "st"
 	fCreatedAt   = "ca"
 	fConfirmedAt = "cf"
@@ -277,6 +279,10 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 				p.HIncrBy(ctx, k, fVersion, 1)
 				p.HSetNX(ctx, k, fStep, "0")
 			}
+			// Unconfirmed signups wait here, by when they were made, to be
+			// reminded once and then forgotten.
+			p.ZAdd(ctx, s.pendingKey(), redis.Z{Score: float64(sub.CreatedAt.Unix()), Member: id})
+			p.HDel(ctx, key, fReminded)
 			s.appendConsent(ctx, p, id, ev)
 			return nil
 		})
@@ -408,6 +414,7 @@ func (s *Store) activate(ctx context.Context, id string, at time.Time, next map[
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(domain.Active), fConfirmedAt, unix(at))
+			p.ZRem(ctx, s.pendingKey(), id)
 			if by == domain.Email {
 				p.HSet(ctx, key, fEmailOK, "1")
 			} else {
@@ -551,6 +558,34 @@ func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 func (s *Store) Unsuppress(ctx context.Context, addr string) error {
 	if err := s.rdb.SRem(ctx, s.suppressionKey(), AddressHash(addr)).Err(); err != nil {
 		return fmt.Errorf("unsuppress: %w", err)
+	}
+	return nil
+}
+
+// PendingSince returns up to limit unconfirmed subscribers who signed up at
+// or before t, oldest first.
+func (s *Store) PendingSince(ctx context.Context, t time.Time, limit int) ([]string, error) {
+	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.pendingKey(), Start: "-inf", Stop: strconv.FormatInt(t.Unix(), 10), ByScore: true, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list pending: %w", err)
+	}
+	return ids, nil
+}
+
+// MarkReminded records that an unconfirmed subscriber was reminded, and
+// reports whether this is the first time (only the first reminds).
+func (s *Store) MarkReminded(ctx context.Context, id string) (bool, error) {
+	ok, err := s.rdb.HSetNX(ctx, s.subKey(id), fReminded, "1").Result()
+	if err != nil {
+		return false, fmt.Errorf("mark reminded %s: %w", id, err)
+	}
+	return ok, nil
+}
+
+// ForgetPending takes a subscriber off the unconfirmed list (after erasure).
+func (s *Store) ForgetPending(ctx context.Context, id string) error {
+	if err := s.rdb.ZRem(ctx, s.pendingKey(), id).Err(); err != nil {
+		return fmt.Errorf("forget pending %s: %w", id, err)
 	}
 	return nil
 }
