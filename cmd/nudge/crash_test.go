@@ -103,9 +103,9 @@ func seedDue(t *testing.T, st *store.Store, n int, due time.Time) []string {
 // milliseconds per message, and returns the environment for nudge.
 func crashSetup(t *testing.T) (*store.Store, *smtptest.Server, []string, []string, string) {
 	t.Helper()
-	rdb := redistest.Client(t, redistest.DBMain)
-	// Each crash test starts from an empty database: its workers must see
-	// only its own batch.
+	rdb := redistest.Client(t, redistest.DBCrash)
+	// Each crash test starts from an empty database of its own: its worker
+	// processes must see only its own batch.
 	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func crashSetup(t *testing.T) (*store.Store, *smtptest.Server, []string, []strin
 	ids := seedDue(t, st, crashBatch, due)
 	sink := smtptest.StartWith(t, smtptest.Options{Delay: 5 * time.Millisecond})
 	env := []string{
-		fmt.Sprintf("NUDGE_REDIS_URL=redis://%s/%d", redistest.Addr(), redistest.DBMain),
+		fmt.Sprintf("NUDGE_REDIS_URL=redis://%s/%d", redistest.Addr(), redistest.DBCrash),
 		"NUDGE_REDIS_PREFIX=" + prefix,
 		"NUDGE_SMTP_HOST=" + sink.Host(), "NUDGE_SMTP_PORT=" + strconv.Itoa(sink.Port()), "NUDGE_SMTP_TLS=none",
 		"NUDGE_SMTP_POOL=4", "NUDGE_WORKER_CONCURRENCY=" + strconv.Itoa(crashConcurrency),
