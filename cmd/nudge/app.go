@@ -250,6 +250,12 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			}
 		})
 		a.logger.Info("planner started", "interval", a.cfg.PlannerInterval.String())
+		exp := subscription.NewExpirer(a.store, a.queue, a.manager(), a.now, a.logger.With("component", "expirer"))
+		wg.Go(func() {
+			if err := exp.Run(ctx, time.Minute); err != nil {
+				fail(fmt.Errorf("expirer: %w", err))
+			}
+		})
 	}
 
 	if ready != nil {
@@ -276,6 +282,7 @@ func (a *App) webHandler() (http.Handler, error) {
 	subs := subscription.New(a.store, a.queue, a.now, a.logger)
 	s, err := web.New(web.Deps{
 		Subscriptions: subs,
+		Manage:        a.manager(),
 		Store:         a.store,
 		Signer:        a.signer,
 		Outbox:        a.box,
@@ -300,6 +307,14 @@ func (a *App) webHandler() (http.Handler, error) {
 	mux.Handle("/", s.Handler())
 	webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).Register(mux)
 	return mux, nil
+}
+
+// manager carries out the preference centre's changes and erasures.
+func (a *App) manager() *subscription.Manager {
+	return subscription.NewManager(subscription.ManagerConfig{
+		Store: a.store, Tasks: asynq.NewInspectorFromRedisClient(a.rdb), SMSWindow: a.cfg.SMSWindow,
+		Now: a.now, Logger: a.logger,
+	})
 }
 
 // phones reads the numbers the form takes, or is nil when no SMS channel is

@@ -74,7 +74,7 @@ func (s *Store) Pause(ctx context.Context, id string, until time.Time, ev Consen
 
 // MarkLastNudge records which nudge a reply from now on answers.
 func (s *Store) MarkLastNudge(ctx context.Context, id string, p domain.Program, date string) error {
-	if err := s.rdb.HSet(ctx, s.subKey(id), fLastNudge, string(p)+":"+date).Err(); err != nil {
+	if err := s.setIfExists(ctx, id, fLastNudge, string(p)+":"+date); err != nil {
 		return fmt.Errorf("mark last nudge of %s: %w", id, err)
 	}
 	return nil

@@ -12,6 +12,13 @@
 //	dlv:<id>:<program>:<date>:<channel>  hash  one delivery record per occurrence and channel
 //	supp                        set    SHA-256 of addresses that must never be messaged
 //	consent:<id>                list   the consent ledger, oldest first, JSON lines
+//	idx:phone                   hash   E.164 number → id
+//	replies:<id>                list   replies (ratings and notes), JSON lines, kept 400 days
+//	sid:<provider id>           string the delivery record a Twilio status callback names
+//	pending                     zset   unconfirmed subscribers by signup time
+//	inbound:<sid>               string marks an inbound text as handled (7 days)
+//	bounce:<hash>               string permanent refusals of an address or number (90 days)
+//	rate:<channel>, limit:…     string token buckets for send rates and signup budgets
 //
 // Uniqueness of an address is enforced atomically (HSETNX on the index, then
 // WATCH/MULTI on the one record), never by read-then-write.
@@ -169,9 +176,20 @@ func parseChannels(s string) []domain.Channel {
 	return out
 }
 
+// setIfExistsScript sets one field of a hash that exists, and never brings
+// back a record erased in the meantime.
+var setIfExistsScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+return 0
+`)
+
+func (s *Store) setIfExists(ctx context.Context, id, field, value string) error {
+	return setIfExistsScript.Run(ctx, s.rdb, []string{s.subKey(id)}, field, value).Err()
+}
+
 // MarkSMSFooter records that a text with the opt-out words went out at t.
 func (s *Store) MarkSMSFooter(ctx context.Context, id string, t time.Time) error {
-	if err := s.rdb.HSet(ctx, s.subKey(id), fSMSFooterAt, unix(t)).Err(); err != nil {
+	if err := s.setIfExists(ctx, id, fSMSFooterAt, unix(t)); err != nil {
 		return fmt.Errorf("mark sms footer of %s: %w", id, err)
 	}
 	return nil

@@ -143,7 +143,7 @@ func describeTime(tr texts, t time.Time) string {
 // catalogue returns the visible text of every page, per locale, by key. The
 // development outbox is English only.
 func catalogue() map[string]map[string]string {
-	return map[string]map[string]string{english: englishText(), spanish: spanishText()}
+	return map[string]map[string]string{english: withKeys(englishText(), manageEnglish()), spanish: withKeys(spanishText(), manageSpanish())}
 }
 
 func englishText() map[string]string {
@@ -229,7 +229,6 @@ func englishText() map[string]string {
 		"manage.program":      "Program",
 		"manage.when":         "When",
 		"manage.next":         "Next",
-		"manage.soon":         "Changing days, times and channels here is coming soon. For now you can stop everything:",
 		"manage.unsubscribe":  "Unsubscribe from everything",
 		"manage.pending":      "You have not confirmed yet. Look for our email and press its button; nothing is sent until you do.",
 		"manage.unsubscribed": "You are unsubscribed. Nothing more will be sent to you.",
@@ -348,7 +347,6 @@ func spanishText() map[string]string {
 		"manage.program":      "Programa",
 		"manage.when":         "Cuándo",
 		"manage.next":         "Próximo",
-		"manage.soon":         "Pronto podrás cambiar aquí los días, las horas y los canales. Por ahora, puedes detener todo:",
 		"manage.unsubscribe":  "Darme de baja de todo",
 		"manage.pending":      "Todavía no has confirmado. Busca nuestro correo y presiona su botón; no te enviaremos nada hasta que lo hagas.",
 		"manage.unsubscribed": "Cancelaste tu suscripción. No te enviaremos nada más.",

@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/outbox"
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/store"
@@ -52,6 +51,10 @@ type Deps struct {
 	SMSWindow scheduler.Window
 	// Limits, when set, caps signups per client IP and per address.
 	Limits SignupLimits
+	// Manage carries out the preference centre's changes, export and
+	// erasure; nil builds one on Store, with the default SMS window and an
+	// asynq inspector on Store's Redis.
+	Manage *subscription.Manager
 	// Ready reports whether the service can do its work (Redis answers).
 	Ready  func(ctx context.Context) error
 	Now    func() time.Time
@@ -117,7 +120,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /signup", s.signup)
 	mux.HandleFunc("GET /confirm/{token}", s.confirmPage)
 	mux.HandleFunc("POST /confirm/{token}", s.confirm)
-	mux.HandleFunc("GET /manage/{token}", s.managePage)
+	s.manageRoutes(mux)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -376,61 +379,6 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		Title:      tr.get("confirmed.title"),
 		Paragraphs: []string{tr.get("confirmed.body")},
 	})
-}
-
-// --- manage ---
-
-type scheduleView struct{ Title, When, Next string }
-
-type managePage struct {
-	FirstName, TimeZone, Status, Unsubscribe string
-	Schedules                                []scheduleView
-}
-
-func (s *Server) managePage(w http.ResponseWriter, r *http.Request) {
-	id, err := s.d.Signer.Verify(token.Manage, r.PathValue("token"), s.d.Now())
-	if err != nil {
-		s.badLink(w, r, err)
-		return
-	}
-	sub, err := s.d.Store.Subscriber(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.badLink(w, r, token.ErrInvalid)
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, requestLocale(r), err)
-		return
-	}
-	tr := s.text[storedLocale(sub.Locale)]
-	scheds, err := s.d.Store.Schedules(r.Context(), id)
-	if err != nil {
-		s.internalError(w, r, tr.locale, err)
-		return
-	}
-	loc, err := scheduler.LoadZone(sub.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	v := managePage{FirstName: sub.FirstName, TimeZone: sub.TimeZone, Status: string(sub.Status),
-		Unsubscribe: "/unsubscribe/" + s.d.Signer.Sign(token.Unsubscribe, id, s.d.Now().Add(time.Hour))}
-	for _, sc := range scheds {
-		next := "—"
-		if !sc.Next.IsZero() {
-			next = describeTime(tr, sc.Next.In(loc))
-		}
-		v.Schedules = append(v.Schedules, scheduleView{Title: programTitle(tr, sc.Program), When: describeRule(tr, sc.Rule), Next: next})
-	}
-	s.render(w, http.StatusOK, tr.locale, "manage", v)
-}
-
-// programTitle is the name of p in tr's language, or p itself if the
-// catalogue does not name it.
-func programTitle(tr texts, p domain.Program) string {
-	if key := "program." + string(p) + ".title"; tr.has(key) {
-		return tr.get(key)
-	}
-	return string(p)
 }
 
 // --- unsubscribe ---
