@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -34,9 +35,13 @@ type PlannerConfig struct {
 	Grace time.Duration
 	// Owner names this planner in shard leases; unique per process.
 	Owner string
-	// Batch is how many due entries one Redis round trip reads; Workers is
-	// how many enqueue at once.
+	// Batch is how many due entries one Redis round trip reads (and one more
+	// moves on); Workers is how many enqueue at once.
 	Batch, Workers int
+	// Lanes is how many shards one pass works side by side, so that one
+	// shard's reads and moves overlap another's enqueues. The Workers are
+	// shared between the lanes.
+	Lanes int
 	// Queue overrides the queue nudges go to (tests use their own).
 	Queue string
 }
@@ -45,6 +50,15 @@ type PlannerConfig struct {
 // of planners may run against one Redis: each occurrence has a deterministic
 // task id, and moving an entry to its next instant is a compare-and-set, so a
 // second planner's work is a harmless no-op.
+//
+// A batch of due entries is read in one round trip, its occurrences are
+// enqueued (one asynq call each, Workers at a time), and then every entry
+// whose occurrence is safely queued is moved on in one more round trip. An
+// entry is never moved before its task is in asynq: if an enqueue fails, or
+// its reply is lost, the entry stays due and the next pass enqueues it again,
+// which asynq answers with ErrTaskIDConflict when the first attempt had
+// landed after all. So a lost reply costs a repeat call, never a lost or a
+// second message.
 type Planner struct {
 	c PlannerConfig
 }
@@ -66,11 +80,24 @@ func NewPlanner(c PlannerConfig) *Planner {
 	if c.Workers <= 0 {
 		c.Workers = 8
 	}
+	if c.Lanes <= 0 {
+		c.Lanes = 4
+	}
 	if c.Owner == "" {
 		c.Owner = store.NewID()
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Planner{c: c}
 }
+
+// leaseTTL is how long a shard lease lasts unless renewed; the planner renews
+// it after every batch.
+const leaseTTL = 30 * time.Second
 
 // Run plans until ctx is cancelled. A failed pass is logged and tried again
 // at the next interval.
@@ -91,25 +118,103 @@ func (p *Planner) Run(ctx context.Context) error {
 
 // Tick makes one pass over every shard it can lease and returns how many
 // occurrences it enqueued (conflicts with another planner's tasks count as
-// enqueued by that planner, not this one).
+// enqueued by that planner, not this one). It returns once all its
+// goroutines have stopped.
 func (p *Planner) Tick(ctx context.Context) (int, error) {
-	var total int
-	var errs []error
-	for shard := range store.Shards {
-		n, err := p.planShard(ctx, shard)
-		total += n
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	shards, err := p.c.Store.DueShards(ctx, p.c.Now().Add(p.c.Horizon))
+	if err != nil || len(shards) == 0 {
+		return 0, err
 	}
-	return total, errors.Join(errs...)
+	ps := &pass{Planner: p, zones: map[string]loadedZone{}, rules: map[string]parsedRule{}}
+	// Room for every lane's whole batch: a lane hands over its batch without
+	// waiting for each worker in turn.
+	jobs := make(chan func(), p.c.Lanes*p.c.Batch)
+	var pool sync.WaitGroup
+	for range p.c.Workers {
+		pool.Go(func() {
+			for job := range jobs {
+				job()
+			}
+		})
+	}
+
+	var (
+		next  atomic.Int64
+		total atomic.Int64
+		mu    sync.Mutex
+		errs  []error
+		lanes sync.WaitGroup
+	)
+	for range min(p.c.Lanes, len(shards)) {
+		lanes.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(shards) {
+					return
+				}
+				n, err := ps.planShard(ctx, shards[i], jobs)
+				total.Add(int64(n))
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	lanes.Wait()
+	close(jobs)
+	pool.Wait()
+	return int(total.Load()), errors.Join(errs...)
 }
 
-func (p *Planner) planShard(ctx context.Context, shard int) (int, error) {
-	ok, err := p.c.Store.Lease(ctx, shard, p.c.Owner, 30*time.Second)
+// pass is one Tick's work. It keeps the zones and rules it has read: the
+// entries of a pass share few of them, and loading a zone is slow.
+type pass struct {
+	*Planner
+	mu    sync.Mutex
+	zones map[string]loadedZone
+	rules map[string]parsedRule
+}
+
+type loadedZone struct {
+	loc *time.Location
+	err error
+}
+
+type parsedRule struct {
+	r   Rule
+	err error
+}
+
+// zone loads a zone once per pass.
+func (ps *pass) zone(name string) (*time.Location, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	z, ok := ps.zones[name]
+	if !ok {
+		z.loc, z.err = LoadZone(name)
+		ps.zones[name] = z
+	}
+	return z.loc, z.err
+}
+
+// rule parses a rule once per pass.
+func (ps *pass) rule(text string) (Rule, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	r, ok := ps.rules[text]
+	if !ok {
+		r.r, r.err = ParseRule(text)
+		ps.rules[text] = r
+	}
+	return r.r, r.err
+}
+
+// planShard leases a shard and plans its due entries batch by batch,
+// handing the enqueues to the pass's workers.
+func (ps *pass) planShard(ctx context.Context, shard int, jobs chan<- func()) (int, error) {
+	ok, err := ps.c.Store.Lease(ctx, shard, ps.c.Owner, leaseTTL)
 	if err != nil || !ok {
 		return 0, err
 	}
@@ -117,82 +222,116 @@ func (p *Planner) planShard(ctx context.Context, shard int) (int, error) {
 		// A fresh context: the lease is given back even while stopping.
 		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := p.c.Store.Release(rctx, shard, p.c.Owner); err != nil {
-			p.c.Logger.Warn("release shard lease", "shard", shard, "err", err)
+		if err := ps.c.Store.Release(rctx, shard, ps.c.Owner); err != nil {
+			ps.c.Logger.Warn("release shard lease", "shard", shard, "err", err)
 		}
 	}()
 	var total int
 	for {
-		now := p.c.Now()
-		batch, err := p.c.Store.DueBatch(ctx, shard, now.Add(p.c.Horizon), p.c.Batch)
+		now := ps.c.Now()
+		batch, err := ps.c.Store.DueBatch(ctx, shard, now.Add(ps.c.Horizon), ps.c.Batch)
 		if err != nil {
 			return total, err
 		}
-		n, err := p.planBatch(ctx, now, batch)
+		n, err := ps.planBatch(ctx, now, batch, jobs)
 		total += n
 		if err != nil {
-			return total, err
+			return total, fmt.Errorf("plan shard %d: %w", shard, err)
 		}
-		if len(batch) < p.c.Batch || ctx.Err() != nil {
+		if len(batch) < ps.c.Batch || ctx.Err() != nil {
 			return total, nil
 		}
-	}
-}
-
-// planBatch plans entries on up to Workers goroutines and waits for all.
-func (p *Planner) planBatch(ctx context.Context, now time.Time, batch []store.DueEntry) (int, error) {
-	var (
-		mu    sync.Mutex
-		total int
-		errs  []error
-		wg    sync.WaitGroup
-	)
-	entries := make(chan store.DueEntry)
-	for range min(p.c.Workers, len(batch)) {
-		wg.Go(func() {
-			for e := range entries {
-				enq, err := p.planEntry(ctx, now, e)
-				mu.Lock()
-				if enq {
-					total++
-				}
-				if err != nil {
-					errs = append(errs, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, e := range batch {
-		if ctx.Err() != nil {
-			break
+		// A big shard can take a while: keep it, or leave it to whoever
+		// took it over (their work and ours cannot collide, only overlap).
+		if ok, err := ps.c.Store.Lease(ctx, shard, ps.c.Owner, leaseTTL); err != nil || !ok {
+			return total, err
 		}
-		entries <- e
 	}
-	close(entries)
-	wg.Wait()
-	return total, errors.Join(errs...)
 }
 
-// planEntry enqueues one due entry's occurrence (or records it as too late)
-// and moves the entry to the occurrence after.
-func (p *Planner) planEntry(ctx context.Context, now time.Time, e store.DueEntry) (bool, error) {
-	log := p.c.Logger.With("subscriber_id", e.SubscriberID, "program", e.Program)
+// planBatch plans a batch: it hands each entry's work (an enqueue, or a skip
+// record) to the workers, waits for all, and then moves on, in one round
+// trip, every entry whose work is done. An entry whose work failed stays due
+// for the next pass.
+func (ps *pass) planBatch(ctx context.Context, now time.Time, batch []store.DueEntry, jobs chan<- func()) (int, error) {
+	moves := make([]store.DueMove, len(batch))
+	done := make([]bool, len(batch))
+	enqueued := make([]bool, len(batch))
+	failed := make([]error, len(batch))
+	var wg sync.WaitGroup
+submit:
+	for i, e := range batch {
+		mv, work := ps.plan(now, e)
+		moves[i] = mv
+		if work == nil {
+			done[i] = true
+			continue
+		}
+		wg.Add(1)
+		job := func() {
+			defer wg.Done()
+			enqueued[i], failed[i] = work(ctx)
+			done[i] = failed[i] == nil
+		}
+		select {
+		case jobs <- job:
+		case <-ctx.Done():
+			wg.Done()
+			break submit
+		}
+	}
+	wg.Wait()
+
+	var (
+		ready    []store.DueMove
+		total    int
+		firstErr error
+		nFailed  int
+	)
+	for i := range batch {
+		if done[i] {
+			ready = append(ready, moves[i])
+		}
+		if enqueued[i] {
+			total++
+		}
+		if failed[i] != nil {
+			nFailed++
+			if firstErr == nil {
+				firstErr = failed[i]
+			}
+		}
+	}
+	var err error
+	if nFailed > 0 {
+		err = fmt.Errorf("%d of %d occurrences left due for the next pass: %w", nFailed, len(batch), firstErr)
+	}
+	if _, merr := ps.c.Store.MoveDue(ctx, ready); merr != nil {
+		// The entries stay due (or were moved and the reply was lost): the
+		// next pass finds their tasks already queued and moves them then.
+		err = errors.Join(err, merr)
+	}
+	return total, err
+}
+
+// plan decides what to do with one due entry: the move to make once the
+// returned work has succeeded, and the work (nil when there is none). The
+// work reports whether it enqueued a task.
+func (ps *pass) plan(now time.Time, e store.DueEntry) (store.DueMove, func(context.Context) (bool, error)) {
+	log := func() *slog.Logger { return ps.c.Logger.With("subscriber_id", e.SubscriberID, "program", e.Program) }
+	unplan := store.DueMove{Entry: e}
 	if e.Status != domain.Active {
-		_, err := p.c.Store.Unplan(ctx, e)
-		return false, err
+		return unplan, nil
 	}
-	rule, err := ParseRule(e.Rule)
+	rule, err := ps.rule(e.Rule)
 	if err != nil {
-		log.Error("unplanned: rule unreadable", "err", err)
-		_, err = p.c.Store.Unplan(ctx, e)
-		return false, err
+		log().Error("unplanned: rule unreadable", "err", err)
+		return unplan, nil
 	}
-	loc, err := LoadZone(e.TimeZone)
+	loc, err := ps.zone(e.TimeZone)
 	if err != nil {
-		log.Error("unplanned: zone unknown", "err", err)
-		_, err = p.c.Store.Unplan(ctx, e)
-		return false, err
+		log().Error("unplanned: zone unknown", "err", err)
+		return unplan, nil
 	}
 	occ := rule.Next(e.At.Add(-time.Second), loc)
 	if !occ.At.Equal(e.At) {
@@ -200,38 +339,43 @@ func (p *Planner) planEntry(ctx context.Context, now time.Time, e store.DueEntry
 		occ = Occurrence{At: e.At, Date: e.At.In(loc).Format(time.DateOnly)}
 	}
 
-	if late := now.Sub(e.At); late > p.c.Grace {
+	if late := now.Sub(e.At); late > ps.c.Grace {
 		key := store.DeliveryKey{SubscriberID: e.SubscriberID, Program: e.Program, Date: occ.Date, Channel: domain.Email}
-		if err := p.c.Store.SkipDelivery(ctx, key, fmt.Sprintf("too late (%s after its time)", late.Round(time.Minute)), now); err != nil {
-			return false, err
-		}
-		log.Info("occurrence skipped", "date", occ.Date, "reason", "too late")
+		reason := fmt.Sprintf("too late (%s after its time)", late.Round(time.Minute))
 		// Plan from now, not from the missed instant: one skip record, not a
-		// catch-up burst.
-		_, err := p.c.Store.Advance(ctx, e, rule.Next(now, loc).At)
-		return false, err
+		// catch-up burst. The step stays: the message it would have carried
+		// has not been seen, so it is still the next one.
+		mv := store.DueMove{Entry: e, Next: rule.Next(now, loc).At, KeepStep: true}
+		return mv, func(ctx context.Context) (bool, error) {
+			if err := ps.c.Store.SkipDelivery(ctx, key, reason, now); err != nil {
+				return false, err
+			}
+			log().Info("occurrence skipped", "date", occ.Date, "reason", "too late")
+			return false, nil
+		}
 	}
 
 	payload := task.DeliverNudge{
 		SubscriberID: e.SubscriberID, Program: e.Program, Date: occ.Date,
 		At: e.At.Unix(), Version: e.Version, Step: e.Step,
 	}
-	t, err := task.NewDeliverNudge(payload, e.At.Sub(now))
-	if err != nil {
-		return false, err
+	mv := store.DueMove{Entry: e, Next: rule.Next(e.At, loc).At}
+	return mv, func(ctx context.Context) (bool, error) {
+		t, err := task.NewDeliverNudge(payload, e.At.Sub(now))
+		if err != nil {
+			return false, err
+		}
+		var opts []asynq.Option
+		if ps.c.Queue != "" {
+			opts = append(opts, asynq.Queue(ps.c.Queue))
+		}
+		_, err = ps.c.Enqueuer.EnqueueContext(ctx, t, opts...)
+		switch {
+		case errors.Is(err, asynq.ErrTaskIDConflict):
+			return false, nil // another planner, or an earlier pass of ours, queued it
+		case err != nil:
+			return false, fmt.Errorf("enqueue %s: %w", payload.ID(), err)
+		}
+		return true, nil
 	}
-	var opts []asynq.Option
-	if p.c.Queue != "" {
-		opts = append(opts, asynq.Queue(p.c.Queue))
-	}
-	enqueued := true
-	if _, err := p.c.Enqueuer.EnqueueContext(ctx, t, opts...); errors.Is(err, asynq.ErrTaskIDConflict) {
-		enqueued = false // another planner, or an earlier pass of ours, queued it
-	} else if err != nil {
-		return false, fmt.Errorf("enqueue %s: %w", payload.ID(), err)
-	}
-	if _, err := p.c.Store.Advance(ctx, e, rule.Next(e.At, loc).At); err != nil {
-		return enqueued, err
-	}
-	return enqueued, nil
 }

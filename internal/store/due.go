@@ -27,50 +27,61 @@ type DueEntry struct {
 	Status       domain.Status
 }
 
-// One round trip: the due members of a shard up to an instant, each with its
-// schedule and its subscriber's zone and status.
-var dueBatchScript = redis.NewScript(`
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for i = 1, #due, 2 do
-  local m = due[i]
-  local sep = string.find(m, '|', 1, true)
-  local id = string.sub(m, 1, sep - 1)
-  local prog = string.sub(m, sep + 1)
-  local sc = redis.call('HMGET', ARGV[3] .. 'sched:' .. id .. ':' .. prog, 'r', 'v', 'n')
-  local sb = redis.call('HMGET', ARGV[3] .. 'sub:' .. id, 'tz', 'st')
-  out[#out + 1] = m
-  out[#out + 1] = due[i + 1]
-  out[#out + 1] = sc[1] or ''
-  out[#out + 1] = sc[2] or '0'
-  out[#out + 1] = sc[3] or '0'
-  out[#out + 1] = sb[1] or ''
-  out[#out + 1] = sb[2] or ''
-end
-return out
-`)
-
 // DueBatch returns up to limit entries of a shard due at or before until,
-// earliest first. Reading claims nothing: Advance moves an entry on only if
-// nobody else did first.
+// earliest first, with their schedules and subscribers. It takes two round
+// trips: the due members, then one pipeline of two HMGETs per member (plain
+// commands cost Redis less than the same reads made from a script). Reading
+// claims nothing and need not be atomic: MoveDue moves an entry on only if
+// its score, version and step are still those read here.
 func (s *Store) DueBatch(ctx context.Context, shard int, until time.Time, limit int) ([]DueEntry, error) {
-	raw, err := dueBatchScript.Run(ctx, s.rdb, []string{s.dueKey(shard)}, until.Unix(), limit, s.prefix).StringSlice()
+	due, err := s.rdb.ZRangeByScoreWithScores(ctx, s.dueKey(shard), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(until.Unix(), 10), Count: int64(limit),
+	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read due shard %d: %w", shard, err)
 	}
-	out := make([]DueEntry, 0, len(raw)/7)
-	for i := 0; i+6 < len(raw); i += 7 {
-		id, prog, _ := strings.Cut(raw[i], "|")
-		score, _ := strconv.ParseFloat(raw[i+1], 64)
-		v, _ := strconv.ParseInt(raw[i+3], 10, 64)
-		n, _ := strconv.ParseInt(raw[i+4], 10, 64)
-		out = append(out, DueEntry{
-			Shard: shard, SubscriberID: id, Program: domain.Program(prog),
-			At: time.Unix(int64(score), 0).UTC(), Rule: raw[i+2], Version: v, Step: n,
-			TimeZone: raw[i+5], Status: domain.Status(raw[i+6]),
-		})
+	if len(due) == 0 {
+		return nil, nil
+	}
+	out := make([]DueEntry, 0, len(due))
+	cmds := make([][2]*redis.SliceCmd, 0, len(due))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, z := range due {
+			m, _ := z.Member.(string)
+			id, prog, ok := strings.Cut(m, "|")
+			if !ok {
+				continue // not written by this package
+			}
+			out = append(out, DueEntry{
+				Shard: shard, SubscriberID: id, Program: domain.Program(prog),
+				At: time.Unix(int64(z.Score), 0).UTC(),
+			})
+			cmds = append(cmds, [2]*redis.SliceCmd{
+				p.HMGet(ctx, s.schedKey(id, domain.Program(prog)), fRule, fVersion, fStep),
+				p.HMGet(ctx, s.subKey(id), fTimeZone, fStatus),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read due shard %d: %w", shard, err)
+	}
+	for i, c := range cmds {
+		sc, sb := c[0].Val(), c[1].Val()
+		e := &out[i]
+		e.Rule = str(sc[0])
+		e.Version, _ = strconv.ParseInt(str(sc[1]), 10, 64)
+		e.Step, _ = strconv.ParseInt(str(sc[2]), 10, 64)
+		e.TimeZone = str(sb[0])
+		e.Status = domain.Status(str(sb[1]))
 	}
 	return out, nil
+}
+
+// str returns an HMGET value as a string: "" for a missing field.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // Advance moves a due entry to its next instant and the schedule to its next
@@ -108,66 +119,96 @@ type DueMove struct {
 	KeepStep bool
 }
 
-// One round trip for a whole batch: each move is a compare-and-set on what
-// the planner read, the entry's score and the schedule's version and step.
-// KEYS come in pairs (due shard, schedule); ARGV in sixes (member, score
-// read, next or 'remove', version read, step read, step after).
+// Moves a batch of one shard's entries in one round trip. Each move is a
+// compare-and-set on what the planner read: the entry's score and the
+// schedule's version and step. KEYS[1] is the due shard, KEYS[1 + i] the
+// schedule of move i; ARGV comes in sixes (member, score read, next or
+// 'remove', version read, step read, step after). The scores are read, and
+// the index changed, with one command per chunk of entries rather than one
+// per entry: script calls into Redis cost more than the work they do here.
 var moveDueScript = redis.NewScript(`
-local out = {}
-for i = 1, #KEYS / 2 do
-  local due, sched = KEYS[2 * i - 1], KEYS[2 * i]
+local due, n, chunk = KEYS[1], #KEYS - 1, 1000
+local scores = {}
+for c = 1, n, chunk do
+  local ms = {}
+  for i = c, math.min(n, c + chunk - 1) do ms[#ms + 1] = ARGV[6 * (i - 1) + 1] end
+  local got = redis.call('ZMSCORE', due, unpack(ms))
+  for k = 1, #ms do scores[c + k - 1] = got[k] end
+end
+local out, add, rem, seen = {}, {}, {}, {}
+for i = 1, n do
   local a = 6 * (i - 1)
   local m, to = ARGV[a + 1], ARGV[a + 3]
-  local cur = redis.call('ZSCORE', due, m)
-  local sc = redis.call('HMGET', sched, 'v', 'n')
-  if not cur or tonumber(cur) ~= tonumber(ARGV[a + 2]) or sc[1] ~= ARGV[a + 4] or (sc[2] or '0') ~= ARGV[a + 5] then
-    out[i] = 0
-  elseif to == 'remove' then
-    redis.call('ZREM', due, m)
-    redis.call('HSET', sched, 'x', '0')
-    out[i] = 1
-  else
-    redis.call('ZADD', due, to, m)
-    redis.call('HSET', sched, 'n', ARGV[a + 6], 'x', to)
-    out[i] = 1
+  out[i] = 0
+  if scores[i] and not seen[m] and tonumber(scores[i]) == tonumber(ARGV[a + 2]) then
+    local sc = redis.call('HMGET', KEYS[1 + i], 'v', 'n')
+    if sc[1] == ARGV[a + 4] and (sc[2] or '0') == ARGV[a + 5] then
+      seen[m], out[i] = true, 1
+      if to == 'remove' then
+        rem[#rem + 1] = m
+        redis.call('HSET', KEYS[1 + i], 'x', '0')
+      else
+        add[#add + 1] = to
+        add[#add + 1] = m
+        redis.call('HSET', KEYS[1 + i], 'n', ARGV[a + 6], 'x', to)
+      end
+    end
   end
+end
+for c = 1, #add, 2 * chunk do
+  redis.call('ZADD', due, unpack(add, c, math.min(#add, c + 2 * chunk - 1)))
+end
+for c = 1, #rem, chunk do
+  redis.call('ZREM', due, unpack(rem, c, math.min(#rem, c + chunk - 1)))
 end
 return out
 `)
 
-// MoveDue applies moves in one round trip and reports, move by move, whether
-// it applied: each is the compare-and-set of Advance (or, with a zero Next,
-// of Unplan), and one that finds the entry changed changes nothing. The
-// moves are applied atomically together, so a lost reply leaves either all
-// or none of them done.
+// MoveDue applies moves and reports, move by move, whether it applied: each
+// is the compare-and-set of Advance (or, with a zero Next, of Unplan), and
+// one that finds the entry changed changes nothing. The moves of one shard
+// take one round trip and are applied atomically together, so a lost reply
+// leaves either all or none of them done; a planner's batch is one shard's.
 func (s *Store) MoveDue(ctx context.Context, moves []DueMove) ([]bool, error) {
-	if len(moves) == 0 {
-		return nil, nil
-	}
-	keys := make([]string, 0, 2*len(moves))
-	args := make([]any, 0, 6*len(moves))
-	for _, mv := range moves {
-		e := mv.Entry
-		to, step := "remove", e.Step+1
-		if !mv.Next.IsZero() {
-			to = strconv.FormatInt(mv.Next.Unix(), 10)
+	out := make([]bool, len(moves))
+	byShard := map[int][]int{}
+	var shards []int
+	for i, mv := range moves {
+		sh := mv.Entry.Shard
+		if _, ok := byShard[sh]; !ok {
+			shards = append(shards, sh)
 		}
-		if mv.KeepStep {
-			step = e.Step
+		byShard[sh] = append(byShard[sh], i)
+	}
+	for _, sh := range shards {
+		idx := byShard[sh]
+		keys := make([]string, 0, 1+len(idx))
+		args := make([]any, 0, 6*len(idx))
+		keys = append(keys, s.dueKey(sh))
+		for _, i := range idx {
+			mv := moves[i]
+			e := mv.Entry
+			to, step := "remove", e.Step+1
+			if !mv.Next.IsZero() {
+				to = strconv.FormatInt(mv.Next.Unix(), 10)
+			}
+			if mv.KeepStep {
+				step = e.Step
+			}
+			keys = append(keys, s.schedKey(e.SubscriberID, e.Program))
+			args = append(args, dueMember(e.SubscriberID, e.Program), e.At.Unix(), to, e.Version, e.Step, step)
 		}
-		keys = append(keys, s.dueKey(e.Shard), s.schedKey(e.SubscriberID, e.Program))
-		args = append(args, dueMember(e.SubscriberID, e.Program), e.At.Unix(), to, e.Version, e.Step, step)
-	}
-	res, err := moveDueScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
-	if err != nil {
-		return nil, fmt.Errorf("move due %s/%s (and %d more): %w", moves[0].Entry.SubscriberID, moves[0].Entry.Program, len(moves)-1, err)
-	}
-	if len(res) != len(moves) {
-		return nil, fmt.Errorf("move due entries: %d results for %d moves", len(res), len(moves))
-	}
-	out := make([]bool, len(res))
-	for i, n := range res {
-		out[i] = n == 1
+		first := moves[idx[0]].Entry
+		res, err := moveDueScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("move due %s/%s (and %d more): %w", first.SubscriberID, first.Program, len(idx)-1, err)
+		}
+		if len(res) != len(idx) {
+			return nil, fmt.Errorf("move due entries: %d results for %d moves", len(res), len(idx))
+		}
+		for k, i := range idx {
+			out[i] = res[k] == 1
+		}
 	}
 	return out, nil
 }
