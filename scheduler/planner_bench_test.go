@@ -66,7 +66,7 @@ func BenchmarkPlannerMillion(b *testing.B) {
 	// The instant all are due at, on a minute, in the future so that tasks
 	// are scheduled (as the planner's are, within its horizon).
 	at := time.Now().Add(time.Hour).Truncate(time.Minute).UTC()
-	b.Logf("%d subscribers due at %s; Redis %s, %s, GOMAXPROCS %d", n, at.Format(time.RFC3339),
+	say("%d subscribers due at %s; Redis %s, %s, GOMAXPROCS %d", n, at.Format(time.RFC3339),
 		infoField(b, rdb, "server", "redis_version:"), runtime.Version(), runtime.GOMAXPROCS(0))
 
 	mem0 := usedMemory(b, rdb)
@@ -75,8 +75,8 @@ func BenchmarkPlannerMillion(b *testing.B) {
 	loadTime := time.Since(start)
 	mem1 := usedMemory(b, rdb)
 	perSub := float64(mem1-mem0) / float64(n)
-	b.Logf("loaded %d subscribers in %s (%.0f/s) through store.Signup and store.Activate", n, loadTime.Round(time.Millisecond), float64(n)/loadTime.Seconds())
-	b.Logf("memory: %.0f B per subscriber (used_memory %d -> %d, before any task)", perSub, mem0, mem1)
+	say("loaded %d subscribers in %s (%.0f/s) through store.Signup and store.Activate", n, loadTime.Round(time.Millisecond), float64(n)/loadTime.Seconds())
+	say("memory: %.0f B per subscriber (used_memory %d -> %d, before any task)", perSub, mem0, mem1)
 	logKeyMemory(b, rdb, st, n)
 
 	client := asynq.NewClientFromRedisClient(rdb)
@@ -89,7 +89,7 @@ func BenchmarkPlannerMillion(b *testing.B) {
 		// (a) Bare enqueues: the same tasks the planner makes (same payload
 		// shape, options and delay), from the same number of goroutines.
 		br := measure(b, rdb, n, "bench-bare", func() { bareEnqueue(b, client, n, due, now) })
-		br.log(b, fmt.Sprintf("round %d bare enqueue", r+1), n)
+		br.log(fmt.Sprintf("round %d bare enqueue", r+1), n)
 		bare.add(br)
 
 		// (b) The planner: one pass over the due index.
@@ -106,7 +106,7 @@ func BenchmarkPlannerMillion(b *testing.B) {
 				b.Fatalf("planner enqueued %d, want %d", got, n)
 			}
 		})
-		pr.log(b, fmt.Sprintf("round %d planner     ", r+1), n)
+		pr.log(fmt.Sprintf("round %d planner     ", r+1), n)
 		plan.add(pr)
 		// Every entry moved on by a week, none lost.
 		if shards, err := st.DueShards(ctx, due.AddDate(0, 0, 7).Add(-time.Second)); err != nil || len(shards) != 0 {
@@ -124,7 +124,7 @@ func BenchmarkPlannerMillion(b *testing.B) {
 	b.ReportMetric(plan.wall.Seconds()/float64(rounds), "planner-s")
 	b.ReportMetric(perSub, "B/subscriber")
 	b.ReportMetric(float64(plan.mem)/float64(rounds*n), "B/task")
-	b.Logf("over %d rounds: bare %.0f tasks/s, planner %.0f tasks/s = %.1f%% of bare; planner %.1f s for %d; tasks %.0f B each",
+	say("over %d rounds: bare %.0f tasks/s, planner %.0f tasks/s = %.1f%% of bare; planner %.1f s for %d; tasks %.0f B each",
 		rounds, bareRate, planRate, 100*planRate/bareRate, plan.wall.Seconds()/float64(rounds), n, float64(plan.mem)/float64(rounds*n))
 }
 
@@ -143,8 +143,8 @@ func (r *benchRun) add(o benchRun) {
 	r.mem += o.mem
 }
 
-func (r benchRun) log(b *testing.B, what string, n int) {
-	b.Logf("%s: %d tasks in %s = %.0f/s with %d goroutines; CPU a task: Redis %.1f µs, this process %.1f µs; %.0f B a task",
+func (r benchRun) log(what string, n int) {
+	say("%s: %d tasks in %s = %.0f/s with %d goroutines; CPU a task: Redis %.1f µs, this process %.1f µs; %.0f B a task",
 		what, n, r.wall.Round(time.Millisecond), float64(n)/r.wall.Seconds(), benchEnqueuers,
 		1e6*r.redisCPU/float64(n), 1e6*r.self/float64(n), float64(r.mem)/float64(n))
 	var parts []string
@@ -154,7 +154,7 @@ func (r benchRun) log(b *testing.B, what string, n int) {
 		}
 	}
 	slices.Sort(parts)
-	b.Logf("%s: Redis commands a task (those run by scripts count twice): %s", what, strings.Join(parts, "; "))
+	say("%s: Redis commands a task (those run by scripts count twice): %s", what, strings.Join(parts, "; "))
 }
 
 // measure times run, which must put n tasks into queue, checks that it did,
@@ -218,6 +218,12 @@ func waitLazyFree(b *testing.B, rdb *redis.Client) {
 			b.Fatal("Redis still freeing memory after 5 minutes")
 		}
 	}
+}
+
+// say prints a line of the benchmark's report at once (the testing package
+// keeps only the first lines a benchmark logs, and only at its end).
+func say(format string, args ...any) {
+	fmt.Printf("    "+format+"\n", args...)
 }
 
 // benchEnv reads a positive number from the environment, or returns def.
@@ -443,6 +449,6 @@ func logKeyMemory(b *testing.B, rdb *redis.Client, st *store.Store, n int) {
 	for shard := range store.Shards {
 		due += usage(pre + "due:" + strconv.Itoa(shard))
 	}
-	b.Logf("MEMORY USAGE per subscriber: sub hash %d B, sched hash %d B, consent list %d B, email index %.0f B, due index %.0f B (mean of %d samples; shared keys divided by %d)",
+	say("MEMORY USAGE per subscriber: sub hash %d B, sched hash %d B, consent list %d B, email index %.0f B, due index %.0f B (mean of %d samples; shared keys divided by %d)",
 		sub/k, sched/k, consent/k, float64(idx)/float64(n), float64(due)/float64(n), k, n)
 }

@@ -1,12 +1,19 @@
 package worker_test
 
-// Delivery benchmarks: each measures a pair side by side in one run and
-// reports both rates and their ratio. They run only with -bench, against
-// Redis database redistest.DBBench, which each flushes first:
+// Delivery benchmarks. Each measures a pair side by side in one run (the
+// sides alternate within every iteration, so both see the same machine) and
+// reports both rates, their ratio, and the CPU each side cost per message
+// (this process plus the Redis server), which other work on the machine
+// disturbs less than the rates. They run only with -bench, against Redis
+// database redistest.DBBench, which each flushes first; nothing else may use
+// that database meanwhile:
 //
-//	go test -run '^$' -bench . -benchtime 1x -timeout 30m ./worker/
+//	go test -run '^$' -bench Deliver -benchtime 3x -timeout 60m ./worker/
 //
-// BENCHMARKS.md ("Delivery") holds the figures and how they were taken.
+// NUDGE_BENCH_CONCURRENCY sets the asynq concurrency (default 16). Each
+// phase's server goroutines carry a pprof label, so a -cpuprofile can be cut
+// by phase: go tool pprof -tagfocus phase=null. BENCHMARKS.md ("Delivery")
+// holds the figures.
 
 import (
 	"context"
@@ -14,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +57,8 @@ const (
 	benchSMTPPool = 4
 	// benchSetupWorkers is how many goroutines seed subscribers and enqueue.
 	benchSetupWorkers = 16
+	// benchSentinel is a key set when a benchmark flushes its database.
+	benchSentinel = "nudge:bench:sentinel"
 )
 
 // benchConcurrency is the asynq concurrency of every phase, the no-op
@@ -66,17 +76,6 @@ func benchConcurrency(b *testing.B) int {
 	return n
 }
 
-// benchSentinel is a key set when a benchmark flushes its database.
-const benchSentinel = "nudge:bench:sentinel"
-
-// checkSentinel fails the benchmark if the database was flushed under it.
-func checkSentinel(b *testing.B, rdb *redis.Client) {
-	b.Helper()
-	if n, err := rdb.Exists(context.Background(), benchSentinel).Result(); err != nil || n != 1 {
-		b.Fatalf("redis database %d was flushed by another process during the benchmark (%v): run it when nothing else uses that database", redistest.DBBench, err)
-	}
-}
-
 // nullEmail accepts every message at once.
 type nullEmail struct{}
 
@@ -89,11 +88,14 @@ func (s *nullSMS) Send(context.Context, sms.Message) (string, error) {
 	return fmt.Sprintf("SM%032x", s.n.Add(1)), nil
 }
 
+// noop is the baseline handler: it does nothing with the task.
+var noop = asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
+
 // benchBundle is one benchmark's Redis, store, message library and queue.
-// Each measured phase gets its own clock, a multiple of 31 days ahead of the
+// Each phase gets its own clock, a multiple of 31 days ahead of the
 // previous phase's, so that its occurrences have their own dates (and task
 // ids and delivery records), and every text carries the opt-out footer (and
-// its extra write) as a first text does.
+// its extra write), as a first text does.
 type benchBundle struct {
 	b        *testing.B
 	rdb      *redis.Client
@@ -109,17 +111,19 @@ type benchBundle struct {
 
 func newBenchBundle(b *testing.B) *benchBundle {
 	b.Helper()
+	b.StopTimer()
 	rdb := redistest.Client(b, redistest.DBBench)
-	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+	ctx := context.Background()
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	// The sentinel tells a run that another process flushed the database
+	// under it.
+	if err := rdb.Set(ctx, benchSentinel, "1", 0).Err(); err != nil {
 		b.Fatal(err)
 	}
 	lib, err := templates.Default()
 	if err != nil {
-		b.Fatal(err)
-	}
-	// The sentinel tells a run that another process flushed the database
-	// under it (nothing else should use redistest.DBBench at the same time).
-	if err := rdb.Set(context.Background(), benchSentinel, "1", 0).Err(); err != nil {
 		b.Fatal(err)
 	}
 	queue := asynq.NewClientFromRedisClient(rdb)
@@ -133,15 +137,23 @@ func newBenchBundle(b *testing.B) *benchBundle {
 	}
 }
 
+// checkSentinel fails the benchmark if the database was flushed under it.
+func (bb *benchBundle) checkSentinel() {
+	bb.b.Helper()
+	if n, err := bb.rdb.Exists(context.Background(), benchSentinel).Result(); err != nil || n != 1 {
+		bb.b.Fatalf("redis database %d was flushed by another process during the benchmark (%v): run it when nothing else uses that database", redistest.DBBench, err)
+	}
+}
+
 // parallel runs fn(i) for i in [0, n) on benchSetupWorkers goroutines and
 // fails the benchmark on the first error.
 func parallel(b *testing.B, n int, fn func(i int) error) {
 	b.Helper()
 	var (
-		next   atomic.Int64
-		wg     sync.WaitGroup
-		once   sync.Once
-		firstE error
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
 	)
 	for range benchSetupWorkers {
 		wg.Go(func() {
@@ -151,15 +163,15 @@ func parallel(b *testing.B, n int, fn func(i int) error) {
 					return
 				}
 				if err := fn(i); err != nil {
-					once.Do(func() { firstE = err })
+					once.Do(func() { firstErr = err })
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if firstE != nil {
-		b.Fatal(firstE)
+	if firstErr != nil {
+		b.Fatal(firstErr)
 	}
 }
 
@@ -181,9 +193,11 @@ func (bb *benchBundle) seed(n int, sub func(i int) domain.Subscriber) []string {
 		ids[i] = res.ID
 		return nil
 	})
+	bb.checkSentinel()
 	return ids
 }
 
+// seedEmail stores subscribers who get nudges by email.
 func (bb *benchBundle) seedEmail(n int) []string {
 	return bb.seed(n, func(i int) domain.Subscriber {
 		return domain.Subscriber{FirstName: "P" + strconv.Itoa(i), Email: fmt.Sprintf("p%d@example.org", i), TimeZone: "UTC", Locale: "en"}
@@ -202,16 +216,11 @@ func (bb *benchBundle) seedSMS(n int) []string {
 }
 
 // afternoonZone returns a fixed-offset IANA zone (Etc/GMT±N) where the
-// local time at now is between 13:00 and 15:00, so texts sent in the next
-// hours fall inside the 09:00–20:00 window.
+// local time at now is between 14:00 and 15:00, so that texts sent in the
+// next hours (and on the same hour of later days) fall inside the
+// 09:00–20:00 window.
 func afternoonZone(now time.Time) string {
-	offset := 14 - now.UTC().Hour() // local = UTC + offset
-	if offset > 14 {
-		offset -= 24
-	}
-	if offset < -12 {
-		offset += 24
-	}
+	offset := 14 - now.UTC().Hour() // local = UTC + offset, from -9 to +14
 	switch {
 	case offset == 0:
 		return "UTC"
@@ -222,24 +231,23 @@ func afternoonZone(now time.Time) string {
 	}
 }
 
-// phase is one measured delivery of a batch: its clock and its tasks.
+// phase is one batch of due tasks and the clock they are handled on.
 type phase struct {
 	now   func() time.Time
 	tasks []*asynq.Task
 }
 
-// newPhase builds one due task per subscriber on this phase's clock.
+// newPhase builds one due task per subscriber on a new clock.
 func (bb *benchBundle) newPhase(ids []string) phase {
 	bb.b.Helper()
 	shift := time.Duration(bb.phases) * 31 * 24 * time.Hour
 	bb.phases++
 	now := func() time.Time { return time.Now().Add(shift) }
 	at := now()
-	date := at.UTC().Format(time.DateOnly)
-	bb.lastDate = date
+	bb.lastDate = at.UTC().Format(time.DateOnly)
 	ph := phase{now: now, tasks: make([]*asynq.Task, len(ids))}
 	for i, id := range ids {
-		t, err := task.NewDeliverNudge(task.DeliverNudge{SubscriberID: id, Program: domain.WeeklyCheckin, Date: date, At: at.Unix(), Version: 1, Step: int64(i)}, 0)
+		t, err := task.NewDeliverNudge(task.DeliverNudge{SubscriberID: id, Program: domain.WeeklyCheckin, Date: bb.lastDate, At: at.Unix(), Version: 1, Step: int64(i)}, 0)
 		if err != nil {
 			bb.b.Fatal(err)
 		}
@@ -248,7 +256,8 @@ func (bb *benchBundle) newPhase(ids []string) phase {
 	return ph
 }
 
-// deps returns the handler's dependencies on the phase's clock.
+// deps returns the handler's dependencies on the phase's clock, with a
+// null email channel and no SMS channel.
 func (bb *benchBundle) deps(now func() time.Time) worker.Deps {
 	return worker.Deps{
 		Store: bb.st, Library: bb.lib, Renderer: bb.renderer,
@@ -256,6 +265,90 @@ func (bb *benchBundle) deps(now func() time.Time) worker.Deps {
 		Email: nullEmail{}, SMSWindow: scheduler.DefaultSMSWindow,
 		From: "nudge <hello@nudge.test>", Grace: 6 * time.Hour, Now: now, Logger: bb.logger,
 	}
+}
+
+// cost is what handling a batch took: wall time, and CPU time of this
+// process and of the Redis server.
+type cost struct {
+	n                 int
+	wall, self, redis time.Duration
+}
+
+func (c *cost) add(o cost) {
+	c.n += o.n
+	c.wall += o.wall
+	c.self += o.self
+	c.redis += o.redis
+}
+
+// rate is messages a second.
+func (c cost) rate() float64 { return float64(c.n) / c.wall.Seconds() }
+
+// cpu is CPU microseconds a message, this process and Redis together.
+func (c cost) cpu() float64 {
+	return float64(c.self+c.redis) / float64(time.Microsecond) / float64(c.n)
+}
+
+func (c cost) String() string {
+	return fmt.Sprintf("%d in %s = %.0f/s; CPU a message: %.0f µs here + %.0f µs redis = %.0f µs",
+		c.n, c.wall.Round(time.Millisecond), c.rate(),
+		float64(c.self)/float64(time.Microsecond)/float64(c.n), float64(c.redis)/float64(time.Microsecond)/float64(c.n), c.cpu())
+}
+
+// meter measures one batch.
+type meter struct {
+	bb            *benchBundle
+	start         time.Time
+	self0, redis0 time.Duration
+}
+
+func (bb *benchBundle) startMeter() meter {
+	bb.b.StartTimer()
+	return meter{bb: bb, start: time.Now(), self0: selfCPU(), redis0: bb.redisCPU()}
+}
+
+func (m meter) stop(name string, n int) cost {
+	wall := time.Since(m.start)
+	m.bb.b.StopTimer()
+	c := cost{n: n, wall: wall, self: selfCPU() - m.self0, redis: m.bb.redisCPU() - m.redis0}
+	m.bb.b.Logf("%-12s %s (load %s)", name+":", c, loadAvg())
+	return c
+}
+
+// redisCPU is the CPU time the Redis server has used, user and system.
+func (bb *benchBundle) redisCPU() time.Duration {
+	bb.b.Helper()
+	info, err := bb.rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		bb.b.Fatal(err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, _ := strconv.ParseFloat(v, 64)
+				total += x
+			}
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// selfCPU is the CPU time this process has used, user and system.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAvg is the machine's load average, for the log: other work on the
+// machine slows both sides of a pair.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // counter wraps a handler, counts finished tasks and says when all are.
@@ -281,11 +374,11 @@ func (c *counter) ProcessTask(ctx context.Context, t *asynq.Task) error {
 }
 
 // run enqueues the phase's tasks (untimed), then starts a real asynq server
-// at benchConcurrency with h and returns how long it took from Start until
-// the last task was handled. The server is shut down before returning.
-func (bb *benchBundle) run(ph phase, h asynq.Handler) time.Duration {
+// (worker.NewServer: nudge's queues and settings) at the benchmark's
+// concurrency with h, and measures from Start until the last task was
+// handled. The server is shut down before run returns.
+func (bb *benchBundle) run(name string, ph phase, h asynq.Handler) cost {
 	bb.b.Helper()
-	bb.b.StopTimer()
 	ctx := context.Background()
 	parallel(bb.b, len(ph.tasks), func(i int) error {
 		_, err := bb.queue.EnqueueContext(ctx, ph.tasks[i])
@@ -293,105 +386,75 @@ func (bb *benchBundle) run(ph phase, h asynq.Handler) time.Duration {
 	})
 	c := &counter{h: h, want: int64(len(ph.tasks)), done: make(chan struct{})}
 	srv := worker.NewServer(bb.rdb, worker.ServerConfig{Concurrency: benchConcurrency(bb.b), Logger: bb.logger})
-	bb.b.StartTimer()
-	start, redis0, self0 := time.Now(), redisCPU(bb.b, bb.rdb), selfCPU()
-	if err := srv.Start(c); err != nil {
+	m := bb.startMeter()
+	// The server's goroutines inherit the label.
+	var err error
+	pprof.Do(ctx, pprof.Labels("phase", name), func(context.Context) { err = srv.Start(c) })
+	if err != nil {
 		bb.b.Fatal(err)
 	}
-	var elapsed time.Duration
 	select {
 	case <-c.done:
-		elapsed = time.Since(start)
 	case <-time.After(5 * time.Minute):
 		srv.Shutdown()
-		checkSentinel(bb.b, bb.rdb)
-		bb.b.Fatalf("only %d of %d tasks handled in 5 minutes", c.n.Load(), c.want)
+		bb.checkSentinel()
+		bb.b.Fatalf("%s: only %d of %d tasks handled in 5 minutes", name, c.n.Load(), c.want)
 	}
-	bb.b.StopTimer()
-	redisUsed, selfUsed := redisCPU(bb.b, bb.rdb)-redis0, selfCPU()-self0
-	bb.b.Logf("%d tasks in %s (%.0f/s): CPU redis %.2fs (%.0f µs/task), this process %.2fs (%.0f µs/task); load %s",
-		len(ph.tasks), elapsed.Round(time.Millisecond), rate(len(ph.tasks), elapsed),
-		redisUsed.Seconds(), redisUsed.Seconds()*1e6/float64(len(ph.tasks)), selfUsed.Seconds(), selfUsed.Seconds()*1e6/float64(len(ph.tasks)), loadAvg())
+	res := m.stop(name, len(ph.tasks))
 	srv.Shutdown()
-	checkSentinel(bb.b, bb.rdb)
+	bb.checkSentinel()
 	if n := c.failed.Load(); n > 0 {
-		bb.b.Fatalf("%d tasks failed; the first: %v", n, c.first.Load())
+		bb.b.Fatalf("%s: %d tasks failed; the first: %v", name, n, c.first.Load())
 	}
-	return elapsed
+	return res
 }
 
-// redisCPU is the CPU time the Redis server has used (user and system).
-func redisCPU(b *testing.B, rdb *redis.Client) time.Duration {
-	b.Helper()
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\r\n") {
-		for _, f := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(line, f); ok {
-				x, _ := strconv.ParseFloat(v, 64)
-				total += x
-			}
+// checkSent fails unless the occurrences of the latest phase are recorded
+// sent on channel c (a sample of 100, spread over the batch).
+func (bb *benchBundle) checkSent(ids []string, c domain.Channel) {
+	bb.b.Helper()
+	for i := 0; i < len(ids); i += max(1, len(ids)/100) {
+		d, err := bb.st.Delivery(context.Background(), store.DeliveryKey{SubscriberID: ids[i], Program: domain.WeeklyCheckin, Date: bb.lastDate, Channel: c})
+		if err != nil || d.State != store.Sent {
+			bb.b.Fatalf("subscriber %d: record %+v, %v; want sent", i, d, err)
 		}
 	}
-	return time.Duration(total * float64(time.Second))
 }
 
-// selfCPU is the CPU time this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// report reports a side's rate and CPU a message.
+func report(b *testing.B, name string, c cost) {
+	b.ReportMetric(c.rate(), name+"/s")
+	b.ReportMetric(c.cpu(), name+"-cpu-us")
 }
 
-// loadAvg is the machine's load average, for the log: other work on the
-// machine slows both sides of a pair.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
+// reportRatio reports a/b's rate ratio and the ratio of their CPU costs
+// (b's over a's: what the rates would be in proportion to if the machine
+// did nothing else).
+func reportRatio(b *testing.B, name string, num, den cost) {
+	b.ReportMetric(num.rate()/den.rate(), name)
+	b.ReportMetric(den.cpu()/num.cpu(), name+"-cpu")
 }
-
-func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
-
-// noop is the baseline handler: it does nothing with the task.
-var noop = asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
 
 // BenchmarkDeliverNull delivers 20,000 due nudges end to end to a null
-// email channel (real asynq server, real DeliverNudge, real Redis reads,
-// claims and records) against the same 20,000 tasks handled by a no-op, at
-// the same concurrency. Each iteration runs both, no-op first.
+// email channel (real asynq server, real DeliverNudge with its Redis reads,
+// claim and records, real rendering) against the same 20,000 tasks handled
+// by a no-op at the same concurrency. Each iteration runs both, no-op first.
 func BenchmarkDeliverNull(b *testing.B) {
 	bb := newBenchBundle(b)
-	b.StopTimer()
 	ids := bb.seedEmail(benchNudges)
-	var noopTime, nullTime time.Duration
-	for range b.N {
-		noopTime += bb.run(bb.newPhase(ids), noop)
+	var noopCost, nullCost cost
+	for i := range b.N {
+		o := bb.run("noop", bb.newPhase(ids), noop)
 		ph := bb.newPhase(ids)
-		nullTime += bb.run(ph, worker.New(bb.deps(ph.now)).Mux())
+		n := bb.run("null", ph, worker.New(bb.deps(ph.now)).Mux())
+		b.Logf("round %d: null/noop %.3f (CPU %.3f)", i+1, n.rate()/o.rate(), o.cpu()/n.cpu())
+		noopCost.add(o)
+		nullCost.add(n)
 	}
-	checkSent(b, bb.st, ids, bb.lastDate, domain.Email)
-	noopRate, nullRate := rate(b.N*benchNudges, noopTime), rate(b.N*benchNudges, nullTime)
-	b.ReportMetric(noopRate, "noop/s")
-	b.ReportMetric(nullRate, "null/s")
-	b.ReportMetric(nullRate/noopRate, "ratio")
-}
-
-// checkSent fails unless the occurrences on date are recorded sent on
-// channel c (a sample of 100, spread over the batch).
-func checkSent(b *testing.B, st *store.Store, ids []string, date string, c domain.Channel) {
-	b.Helper()
-	for i := 0; i < len(ids); i += len(ids) / 100 {
-		d, err := st.Delivery(context.Background(), store.DeliveryKey{SubscriberID: ids[i], Program: domain.WeeklyCheckin, Date: date, Channel: c})
-		if err != nil || d.State != store.Sent {
-			b.Fatalf("subscriber %d: record %+v, %v; want sent", i, d, err)
-		}
-	}
+	bb.checkSent(ids, domain.Email)
+	report(b, "noop", noopCost)
+	report(b, "null", nullCost)
+	reportRatio(b, "ratio", nullCost, noopCost)
 }
 
 // benchMessages renders, untimed, the emails the worker sends for ids on
@@ -399,6 +462,7 @@ func checkSent(b *testing.B, st *store.Store, ids []string, date string, c domai
 func (bb *benchBundle) benchMessages(ids []string, ph phase) []email.Message {
 	bb.b.Helper()
 	ln := links.New("https://nudge.test", bb.signer, ph.now)
+	now := ph.now()
 	out := make([]email.Message, len(ids))
 	for i, id := range ids {
 		sub, err := bb.st.Subscriber(context.Background(), id)
@@ -413,7 +477,8 @@ func (bb *benchBundle) benchMessages(ids []string, ph phase) []email.Message {
 		if err != nil {
 			bb.b.Fatal(err)
 		}
-		r, err := bb.renderer.Email(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1}, render.Links{Manage: ln.Manage(id), Unsubscribe: ln.Unsubscribe(id)})
+		week := int(now.Sub(sub.ConfirmedAt)/(7*24*time.Hour)) + 1
+		r, err := bb.renderer.Email(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: week}, render.Links{Manage: ln.Manage(id), Unsubscribe: ln.Unsubscribe(id)})
 		if err != nil {
 			bb.b.Fatal(err)
 		}
@@ -427,10 +492,11 @@ func (bb *benchBundle) benchMessages(ids []string, ph phase) []email.Message {
 }
 
 // bareGoMail sends msgs with go-mail alone over conns connections, each
-// opened once and reused for its share, and returns the time taken. opts
-// are added to the client's options (none: go-mail's defaults, NOOP before
-// and RSET after each message).
-func bareGoMail(b *testing.B, sink *smtptest.Server, msgs []email.Message, conns int, opts ...mail.Option) time.Duration {
+// dialled once and reused for its share, building each go-mail message as
+// it goes. opts are added to the client's options (none: go-mail's
+// defaults, a NOOP before and a RSET after each message).
+func (bb *benchBundle) bareGoMail(name string, sink *smtptest.Server, msgs []email.Message, conns int, opts ...mail.Option) cost {
+	b := bb.b
 	b.Helper()
 	clients := make([]*mail.Client, conns)
 	for i := range clients {
@@ -440,17 +506,18 @@ func bareGoMail(b *testing.B, sink *smtptest.Server, msgs []email.Message, conns
 		}
 		clients[i] = c
 	}
-	b.StartTimer()
-	start := time.Now()
 	var (
-		wg     sync.WaitGroup
-		failed atomic.Int64
-		next   atomic.Int64
+		wg       sync.WaitGroup
+		next     atomic.Int64
+		once     sync.Once
+		firstErr error
 	)
+	fail := func(err error) { once.Do(func() { firstErr = err }) }
+	m := bb.startMeter()
 	for _, c := range clients {
 		wg.Go(func() {
 			if err := c.DialWithContext(context.Background()); err != nil {
-				failed.Add(1)
+				fail(err)
 				return
 			}
 			defer c.Close()
@@ -459,58 +526,62 @@ func bareGoMail(b *testing.B, sink *smtptest.Server, msgs []email.Message, conns
 				if i >= len(msgs) {
 					return
 				}
-				m := msgs[i]
+				in := msgs[i]
 				msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
-				if err := msg.From(m.From); err != nil {
-					failed.Add(1)
+				if err := msg.From(in.From); err != nil {
+					fail(err)
 					return
 				}
-				if err := msg.To(m.To); err != nil {
-					failed.Add(1)
+				if err := msg.To(in.To); err != nil {
+					fail(err)
 					return
 				}
-				msg.Subject(m.Subject)
+				msg.Subject(in.Subject)
 				msg.SetDate()
-				msg.SetMessageIDWithValue(m.MessageID[1 : len(m.MessageID)-1])
-				msg.SetBodyString(mail.TypeTextPlain, m.Text)
-				msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
-				msg.SetGenHeaderPreformatted("List-Unsubscribe", m.Headers["List-Unsubscribe"])
-				msg.SetGenHeaderPreformatted("List-Unsubscribe-Post", m.Headers["List-Unsubscribe-Post"])
+				msg.SetMessageIDWithValue(strings.Trim(in.MessageID, "<>"))
+				msg.SetBodyString(mail.TypeTextPlain, in.Text)
+				msg.AddAlternativeString(mail.TypeTextHTML, in.HTML)
+				msg.SetGenHeaderPreformatted("List-Unsubscribe", in.Headers["List-Unsubscribe"])
+				msg.SetGenHeaderPreformatted("List-Unsubscribe-Post", in.Headers["List-Unsubscribe-Post"])
 				if err := c.Send(msg); err != nil {
-					failed.Add(1)
+					fail(err)
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	if n := failed.Load(); n > 0 {
-		b.Fatalf("bare go-mail: %d connections failed", n)
+	res := m.stop(name, len(msgs))
+	if firstErr != nil {
+		b.Fatalf("%s: %v", name, firstErr)
 	}
-	return elapsed
+	return res
 }
 
 // BenchmarkDeliverSMTP delivers 20,000 nudges through the worker to an SMTP
-// sink (smtptest, in this process) over a pool of 4 connections, against
-// bare go-mail sending the same messages over 4 reused connections: with
-// go-mail's defaults, and with the options nudge uses (no NOOP, no RSET).
-// Each iteration runs the bare sends first, then the worker; the sink
-// counts connections.
+// sink (smtptest: go-smtp in this process, which parses and keeps every
+// message) over a pool of 4 connections, against bare go-mail sending the
+// same messages over 4 reused connections, with go-mail's defaults and with
+// the options nudge uses (no NOOP, no RSET). Each iteration runs the two
+// bare sends, then the worker, each to a fresh sink that counts the
+// connections it accepted.
 func BenchmarkDeliverSMTP(b *testing.B) {
 	bb := newBenchBundle(b)
-	b.StopTimer()
 	ids := bb.seedEmail(benchNudges)
-	var bareDefault, bareTuned, workerTime time.Duration
+	var defaultCost, tunedCost, workerCost cost
 	var bareConns, workerConns int
-	for range b.N {
+	for i := range b.N {
 		sink := smtptest.Start(b)
-		bareDefault += bareGoMail(b, sink, bb.benchMessages(ids, bb.newPhase(ids)), benchSMTPPool)
-		bareTuned += bareGoMail(b, sink, bb.benchMessages(ids, bb.newPhase(ids)), benchSMTPPool, mail.WithoutNoop(), mail.WithoutRset())
-		bareConns += sink.Connections()
-		if got := len(sink.Messages()); got != 2*benchNudges {
-			b.Fatalf("bare go-mail: the sink holds %d messages, want %d", got, 2*benchNudges)
+		d := bb.bareGoMail("bare-default", sink, bb.benchMessages(ids, bb.newPhase(ids)), benchSMTPPool)
+		bareConns = max(bareConns, sink.Connections())
+		if got := len(sink.Messages()); got != benchNudges {
+			b.Fatalf("bare go-mail: the sink holds %d messages, want %d", got, benchNudges)
+		}
+		sink = smtptest.Start(b)
+		t := bb.bareGoMail("bare-tuned", sink, bb.benchMessages(ids, bb.newPhase(ids)), benchSMTPPool, mail.WithoutNoop(), mail.WithoutRset())
+		bareConns = max(bareConns, sink.Connections())
+		if got := len(sink.Messages()); got != benchNudges {
+			b.Fatalf("bare go-mail: the sink holds %d messages, want %d", got, benchNudges)
 		}
 
 		sink = smtptest.Start(b)
@@ -519,49 +590,53 @@ func BenchmarkDeliverSMTP(b *testing.B) {
 			b.Fatal(err)
 		}
 		ph := bb.newPhase(ids)
-		d := bb.deps(ph.now)
-		d.Email = smtp
-		workerTime += bb.run(ph, worker.New(d).Mux())
+		deps := bb.deps(ph.now)
+		deps.Email = smtp
+		w := bb.run("smtp", ph, worker.New(deps).Mux())
 		smtp.Close()
 		if got := len(sink.Messages()); got != benchNudges {
 			b.Fatalf("worker: the sink holds %d messages, want %d", got, benchNudges)
 		}
-		workerConns += sink.Connections()
+		workerConns = max(workerConns, sink.Connections())
+		b.Logf("round %d: worker/bare-tuned %.3f, worker/bare-default %.3f; connections: bare %d, worker %d",
+			i+1, w.rate()/t.rate(), w.rate()/d.rate(), bareConns, sink.Connections())
+		defaultCost.add(d)
+		tunedCost.add(t)
+		workerCost.add(w)
 	}
-	checkSent(b, bb.st, ids, bb.lastDate, domain.Email)
-	n := b.N * benchNudges
-	b.ReportMetric(rate(n, bareDefault), "bare-default/s")
-	b.ReportMetric(rate(n, bareTuned), "bare-tuned/s")
-	b.ReportMetric(rate(n, workerTime), "worker/s")
-	b.ReportMetric(rate(n, workerTime)/rate(n, bareDefault), "ratio-default")
-	b.ReportMetric(rate(n, workerTime)/rate(n, bareTuned), "ratio-tuned")
-	b.ReportMetric(float64(bareConns)/float64(b.N), "bare-conns")
-	b.ReportMetric(float64(workerConns)/float64(b.N), "worker-conns")
-	if workerConns > b.N*benchSMTPPool {
-		b.Errorf("the worker opened %d connections for %d messages; want at most %d (the pool)", workerConns, n, b.N*benchSMTPPool)
+	bb.checkSent(ids, domain.Email)
+	report(b, "bare-default", defaultCost)
+	report(b, "bare-tuned", tunedCost)
+	report(b, "worker", workerCost)
+	reportRatio(b, "ratio-default", workerCost, defaultCost)
+	reportRatio(b, "ratio-tuned", workerCost, tunedCost)
+	b.ReportMetric(float64(bareConns), "bare-conns")
+	b.ReportMetric(float64(workerConns), "worker-conns")
+	if workerConns > benchSMTPPool {
+		b.Errorf("the worker opened %d connections for %d messages; want at most %d (its pool)", workerConns, benchNudges, benchSMTPPool)
 	}
 }
 
 // BenchmarkDeliverSMS delivers 20,000 texts through the worker to the
-// Twilio stand-in (in this process, through the real twilio-go client and
-// nudge's transport), against the null-email phase of BenchmarkDeliverNull
-// and a null SMS channel, all in the same run. Each iteration runs null
-// email, null SMS, then Twilio; the stand-in counts connections.
+// Twilio stand-in (twiliotest, in this process, through the real twilio-go
+// client and nudge's transport), against 20,000 emails to a null channel
+// (BenchmarkDeliverNull's measured side) and 20,000 texts to a null SMS
+// channel, all in the same run. Each iteration runs null email, null SMS,
+// then Twilio; the stand-in counts connections.
 func BenchmarkDeliverSMS(b *testing.B) {
 	bb := newBenchBundle(b)
-	b.StopTimer()
 	emailIDs := bb.seedEmail(benchNudges)
 	smsIDs := bb.seedSMS(benchNudges)
-	var nullEmailTime, nullSMSTime, twilioTime time.Duration
+	var nullEmailCost, nullSMSCost, twilioCost cost
 	var conns int
-	for range b.N {
+	for i := range b.N {
 		ph := bb.newPhase(emailIDs)
-		nullEmailTime += bb.run(ph, worker.New(bb.deps(ph.now)).Mux())
+		e := bb.run("null", ph, worker.New(bb.deps(ph.now)).Mux())
 
 		ph = bb.newPhase(smsIDs)
 		d := bb.deps(ph.now)
 		d.SMS = &nullSMS{}
-		nullSMSTime += bb.run(ph, worker.New(d).Mux())
+		s := bb.run("null-sms", ph, worker.New(d).Mux())
 
 		stand := twiliotest.Start(b)
 		tw, err := sms.NewTwilio(sms.Config{AccountSID: stand.AccountSID, AuthToken: stand.AuthToken, From: "+15005550006",
@@ -572,23 +647,27 @@ func BenchmarkDeliverSMS(b *testing.B) {
 		ph = bb.newPhase(smsIDs)
 		d = bb.deps(ph.now)
 		d.SMS = tw
-		twilioTime += bb.run(ph, worker.New(d).Mux())
+		t := bb.run("twilio", ph, worker.New(d).Mux())
 		tw.Close()
 		if got := stand.Accepted(); got != benchNudges {
 			b.Fatalf("the stand-in accepted %d texts, want %d", got, benchNudges)
 		}
-		conns += stand.Conns()
+		conns = max(conns, stand.Conns())
 		stand.Close()
+		b.Logf("round %d: twilio/null-email %.3f (CPU %.3f), twilio/null-sms %.3f; %d connections to the stand-in",
+			i+1, t.rate()/e.rate(), e.cpu()/t.cpu(), t.rate()/s.rate(), stand.Conns())
+		nullEmailCost.add(e)
+		nullSMSCost.add(s)
+		twilioCost.add(t)
 	}
-	checkSent(b, bb.st, smsIDs, bb.lastDate, domain.SMS)
-	n := b.N * benchNudges
-	b.ReportMetric(rate(n, nullEmailTime), "null-email/s")
-	b.ReportMetric(rate(n, nullSMSTime), "null-sms/s")
-	b.ReportMetric(rate(n, twilioTime), "twilio/s")
-	b.ReportMetric(rate(n, twilioTime)/rate(n, nullEmailTime), "ratio-null-email")
-	b.ReportMetric(rate(n, twilioTime)/rate(n, nullSMSTime), "ratio-null-sms")
-	b.ReportMetric(float64(conns)/float64(b.N), "conns")
-	if conns > b.N*max(64, benchConcurrency(b)) {
-		b.Errorf("%d connections to the stand-in for %d texts: not reused", conns, n)
+	bb.checkSent(smsIDs, domain.SMS)
+	report(b, "null-email", nullEmailCost)
+	report(b, "null-sms", nullSMSCost)
+	report(b, "twilio", twilioCost)
+	reportRatio(b, "ratio-null-email", twilioCost, nullEmailCost)
+	reportRatio(b, "ratio-null-sms", twilioCost, nullSMSCost)
+	b.ReportMetric(float64(conns), "conns")
+	if limit := max(64, benchConcurrency(b)); conns > limit {
+		b.Errorf("%d connections to the stand-in for %d texts: not reused", conns, benchNudges)
 	}
 }
