@@ -8,9 +8,12 @@ package worker_test
 // database redistest.DBBench, which each flushes first; nothing else may use
 // that database meanwhile:
 //
-//	go test -run '^$' -bench Deliver -benchtime 3x -timeout 60m ./worker/
+//	go test -run '^$' -bench Deliver -benchtime 1x -timeout 60m ./worker/
 //
-// NUDGE_BENCH_CONCURRENCY sets the asynq concurrency (default 16). Each
+// Each runs NUDGE_BENCH_ROUNDS rounds (default 3) of its pair per call, so
+// that one call (-benchtime 1x, or the default 1s, which a round outlasts)
+// gives the figures. NUDGE_BENCH_CONCURRENCY sets the asynq concurrency
+// (default 16). Each
 // phase's server goroutines carry a pprof label, so a -cpuprofile can be cut
 // by phase: go tool pprof -tagfocus phase=null. BENCHMARKS.md ("Delivery")
 // holds the figures.
@@ -61,17 +64,23 @@ const (
 	benchSentinel = "nudge:bench:sentinel"
 )
 
+// benchRounds is how many rounds of its pair a benchmark runs per b.N:
+// NUDGE_BENCH_ROUNDS, default 3.
+func benchRounds(b *testing.B) int { return benchEnvInt(b, "NUDGE_BENCH_ROUNDS", 3) }
+
 // benchConcurrency is the asynq concurrency of every phase, the no-op
 // baseline included: NUDGE_BENCH_CONCURRENCY, default 16.
-func benchConcurrency(b *testing.B) int {
+func benchConcurrency(b *testing.B) int { return benchEnvInt(b, "NUDGE_BENCH_CONCURRENCY", 16) }
+
+func benchEnvInt(b *testing.B, name string, def int) int {
 	b.Helper()
-	v := os.Getenv("NUDGE_BENCH_CONCURRENCY")
+	v := os.Getenv(name)
 	if v == "" {
-		return 16
+		return def
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		b.Fatalf("NUDGE_BENCH_CONCURRENCY=%q is not a positive number", v)
+		b.Fatalf("%s=%q is not a positive number", name, v)
 	}
 	return n
 }
@@ -443,7 +452,7 @@ func BenchmarkDeliverNull(b *testing.B) {
 	bb := newBenchBundle(b)
 	ids := bb.seedEmail(benchNudges)
 	var noopCost, nullCost cost
-	for i := range b.N {
+	for i := range b.N * benchRounds(b) {
 		o := bb.run("noop", bb.newPhase(ids), noop)
 		ph := bb.newPhase(ids)
 		n := bb.run("null", ph, worker.New(bb.deps(ph.now)).Mux())
@@ -570,7 +579,7 @@ func BenchmarkDeliverSMTP(b *testing.B) {
 	ids := bb.seedEmail(benchNudges)
 	var defaultCost, tunedCost, workerCost cost
 	var bareConns, workerConns int
-	for i := range b.N {
+	for i := range b.N * benchRounds(b) {
 		sink := smtptest.Start(b)
 		d := bb.bareGoMail("bare-default", sink, bb.benchMessages(ids, bb.newPhase(ids)), benchSMTPPool)
 		bareConns = max(bareConns, sink.Connections())
@@ -629,7 +638,7 @@ func BenchmarkDeliverSMS(b *testing.B) {
 	smsIDs := bb.seedSMS(benchNudges)
 	var nullEmailCost, nullSMSCost, twilioCost cost
 	var conns int
-	for i := range b.N {
+	for i := range b.N * benchRounds(b) {
 		ph := bb.newPhase(emailIDs)
 		e := bb.run("null", ph, worker.New(bb.deps(ph.now)).Mux())
 

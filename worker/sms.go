@@ -84,18 +84,9 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 		log.Info("sms sent", "sid", sid)
 		return nil
 	case sms.Temporary:
-		if lastAttempt(ctx) {
-			log.Warn("sms failed", "reason", "temporary failures, out of retries")
-			return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "temporary failures, out of retries", h.d.Now()), fmt.Errorf("send sms: %w: %w", err, asynq.SkipRetry))
-		}
-		log.Warn("sms deferred", "reason", "temporary failure")
-		if ferr := h.release(ctx, key); ferr != nil {
-			return ferr
-		}
-		return fmt.Errorf("send sms: %w", err)
+		return h.temporary(ctx, log, key, err)
 	case sms.Unknown:
-		log.Warn("sms outcome unknown")
-		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Unknown, "", "connection lost after the request was sent", h.d.Now()), fmt.Errorf("send sms: %w: %w", err, asynq.SkipRetry))
+		return h.end(ctx, log, key, store.Unknown, "connection lost after the request was sent", err)
 	default:
 		reason := "refused by the provider"
 		if sms.OptedOut(err) {
@@ -110,8 +101,7 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 		if errors.As(err, &serr) && serr.RecipientFault() && !sms.OptedOut(err) {
 			h.countFailure(ctx, log, sub.Phone)
 		}
-		log.Warn("sms failed", "reason", reason)
-		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", reason, h.d.Now()), fmt.Errorf("send sms: %w: %w", err, asynq.SkipRetry))
+		return h.end(ctx, log, key, store.Failed, reason, err)
 	}
 }
 

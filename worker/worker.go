@@ -194,26 +194,35 @@ func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.Delivery
 		log.Info("email sent")
 		return nil
 	case email.Temporary:
-		if lastAttempt(ctx) {
-			log.Warn("email failed", "reason", "temporary failures, out of retries")
-			return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "temporary failures, out of retries", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
-		}
-		log.Warn("email deferred", "reason", "temporary failure")
-		if ferr := h.release(ctx, key); ferr != nil {
-			return ferr
-		}
-		return fmt.Errorf("send: %w", err)
+		return h.temporary(ctx, log, key, err)
 	case email.Unknown:
-		log.Warn("email outcome unknown")
-		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Unknown, "", "connection lost after the message was handed over", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
+		return h.end(ctx, log, key, store.Unknown, "connection lost after the message was handed over", err)
 	default:
-		log.Warn("email failed", "reason", "permanent")
 		var serr *email.SendError
 		if errors.As(err, &serr) && serr.RecipientFault() {
 			h.countFailure(ctx, log, sub.Email)
 		}
-		return errors.Join(h.d.Store.FinishDelivery(ctx, key, store.Failed, "", "refused by the mail server", h.d.Now()), fmt.Errorf("send: %w: %w", err, asynq.SkipRetry))
+		return h.end(ctx, log, key, store.Failed, "refused by the mail server", err)
 	}
+}
+
+// temporary handles a failure the provider may not repeat: the claim is
+// released for asynq's retry, or, on the last attempt, the record ends failed.
+func (h *Handler) temporary(ctx context.Context, log *slog.Logger, key store.DeliveryKey, err error) error {
+	if lastAttempt(ctx) {
+		return h.end(ctx, log, key, store.Failed, "temporary failures, out of retries", err)
+	}
+	log.Warn("delivery deferred", "reason", "temporary failure")
+	if ferr := h.release(ctx, key); ferr != nil {
+		return ferr
+	}
+	return fmt.Errorf("send %s: %w", key.Channel, err)
+}
+
+// end records a final outcome other than sent and stops asynq's retries.
+func (h *Handler) end(ctx context.Context, log *slog.Logger, key store.DeliveryKey, st store.DeliveryState, reason string, err error) error {
+	log.Warn("delivery ended", "state", st, "reason", reason)
+	return errors.Join(h.d.Store.FinishDelivery(ctx, key, st, "", reason, h.d.Now()), fmt.Errorf("send %s: %w: %w", key.Channel, err, asynq.SkipRetry))
 }
 
 // lastAttempt reports whether asynq will not run this task again if it fails.
