@@ -35,8 +35,8 @@ type PlannerConfig struct {
 	Grace time.Duration
 	// Owner names this planner in shard leases; unique per process.
 	Owner string
-	// Batch is how many due entries one Redis round trip reads (and one more
-	// moves on); Workers is how many enqueue at once.
+	// Batch is how many due entries are read (in two round trips) and moved
+	// on (in one) together; Workers is how many enqueue at once.
 	Batch, Workers int
 	// Lanes is how many shards one pass works side by side, so that one
 	// shard's reads and moves overlap another's enqueues. The Workers are
@@ -51,7 +51,7 @@ type PlannerConfig struct {
 // task id, and moving an entry to its next instant is a compare-and-set, so a
 // second planner's work is a harmless no-op.
 //
-// A batch of due entries is read in one round trip, its occurrences are
+// A batch of due entries is read in two round trips, its occurrences are
 // enqueued (one asynq call each, Workers at a time), and then every entry
 // whose occurrence is safely queued is moved on in one more round trip. An
 // entry is never moved before its task is in asynq: if an enqueue fails, or
@@ -116,10 +116,10 @@ func (p *Planner) Run(ctx context.Context) error {
 	}
 }
 
-// Tick makes one pass over every shard it can lease and returns how many
-// occurrences it enqueued (conflicts with another planner's tasks count as
-// enqueued by that planner, not this one). It returns once all its
-// goroutines have stopped.
+// Tick makes one pass over the shards that hold something due (found in one
+// round trip) and that it can lease, and returns how many occurrences it
+// enqueued (conflicts with another planner's tasks count as enqueued by that
+// planner, not this one). It returns once all its goroutines have stopped.
 func (p *Planner) Tick(ctx context.Context) (int, error) {
 	shards, err := p.c.Store.DueShards(ctx, p.c.Now().Add(p.c.Horizon))
 	if err != nil || len(shards) == 0 {

@@ -13,8 +13,7 @@ import (
 )
 
 // DueEntry is one schedule whose next instant has come (or is about to), with
-// what the planner needs to enqueue it and plan the one after, read in the
-// same round trip.
+// what the planner needs to enqueue it and plan the one after, read with it.
 type DueEntry struct {
 	Shard        int
 	SubscriberID string
@@ -125,7 +124,7 @@ type DueMove struct {
 // schedule of move i; ARGV comes in sixes (member, score read, next or
 // 'remove', version read, step read, step after). The scores are read, and
 // the index changed, with one command per chunk of entries rather than one
-// per entry: script calls into Redis cost more than the work they do here.
+// per entry: each call a script makes into Redis has a fixed cost.
 var moveDueScript = redis.NewScript(`
 local due, n, chunk = KEYS[1], #KEYS - 1, 1000
 local scores = {}
