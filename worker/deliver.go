@@ -132,7 +132,7 @@ func combine(errs []error) error {
 }
 
 func (h *Handler) deliverEmail(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, p task.DeliverNudge, msg *templates.Message, data render.Data) error {
-	if sup, err := h.d.Store.Suppressed(ctx, sub.Email); err != nil {
+	if sup, err := h.d.Store.EmailSuppressed(ctx, sub); err != nil {
 		return err
 	} else if sup {
 		log.Info("nudge skipped", "reason", "address suppressed")

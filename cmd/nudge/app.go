@@ -144,6 +144,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 		a.smtp, err = email.NewSMTP(email.SMTPConfig{
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: string(cfg.SMTP.Username), Password: string(cfg.SMTP.Password),
 			TLS: cfg.SMTP.TLS, PoolSize: cfg.SMTP.PoolSize, HELO: cfg.BaseURL.Hostname(), Timeout: 30 * time.Second,
+			DKIM: smtpDKIM(cfg), // see dkim.go
 		}, logger)
 		if err != nil {
 			return nil, fmt.Errorf("set up smtp: %w", err)

@@ -11,6 +11,8 @@
 // password) have the type Secret, which prints, logs and marshals as
 // "[redacted]"; a whole Config logs through its LogValue, which shows
 // Redacted. Use string(secret) only where the value is handed to its user.
+// The DKIM private key is kept parsed, as a *DKIMKey, which redacts itself
+// the same way.
 package config
 
 import (
@@ -96,6 +98,17 @@ type Twilio struct {
 	APIURL              *url.URL
 }
 
+// DKIM holds the email signing settings (NUDGE_DKIM_*). They are either all
+// missing (email goes out unsigned, or signed by the relay) or complete.
+type DKIM struct {
+	Domain   string   // the signing domain (d=), lower case
+	Selector string   // the selector (s=): the public key is at <Selector>._domainkey.<Domain>
+	Key      *DKIMKey // nil when DKIM is off
+	// KeyFile is the file Key was read from; empty when it came from
+	// NUDGE_DKIM_PRIVATE_KEY.
+	KeyFile string
+}
+
 // Config is nudge's whole configuration. Treat it as read-only after Load.
 type Config struct {
 	Env      Env
@@ -112,6 +125,8 @@ type Config struct {
 
 	SMTP      SMTP
 	EmailFrom mail.Address
+	// DKIM, when complete, has every email signed (see DKIMEnabled).
+	DKIM DKIM
 
 	// Secret is the key that signs the tokens in links.
 	Secret        Secret
@@ -155,6 +170,10 @@ func (c Config) EmbeddedRedis() bool { return c.Redis == nil }
 // DevOutbox reports whether email goes to the dev outbox instead of an SMTP
 // relay (development without NUDGE_SMTP_HOST).
 func (c Config) DevOutbox() bool { return c.SMTP.Host == "" }
+
+// DKIMEnabled reports whether the DKIM settings are complete, so every email
+// sent through the relay is signed.
+func (c Config) DKIMEnabled() bool { return c.DKIM.Key != nil }
 
 // SMSEnabled reports whether the Twilio settings are complete, so SMS go to
 // Twilio.
@@ -211,6 +230,10 @@ const (
 	varSMSRate           = "NUDGE_SMS_RATE"
 	varSMSCountries      = "NUDGE_SMS_COUNTRIES"
 	varSMSWindow         = "NUDGE_SMS_WINDOW"
+	varDKIMDomain        = "NUDGE_DKIM_DOMAIN"
+	varDKIMSelector      = "NUDGE_DKIM_SELECTOR"
+	varDKIMKey           = "NUDGE_DKIM_PRIVATE_KEY"
+	varDKIMKeyFile       = "NUDGE_DKIM_PRIVATE_KEY_FILE"
 )
 
 // Development defaults.
@@ -261,6 +284,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.RedisPrefix = l.redisPrefix()
 	c.SMTP = l.smtp()
 	c.EmailFrom = l.emailFrom()
+	c.DKIM = l.dkim()
 	c.Secret = l.secret()
 	c.PostalAddress = l.postalAddress()
 	c.TemplatesDir = l.templatesDir()
@@ -307,6 +331,9 @@ func warnings(c Config) []string {
 	}
 	if c.Production() && c.SMTP.TLS == TLSNone {
 		w = append(w, varSMTPTLS+"=none: email leaves this host unencrypted")
+	}
+	if c.DKIMEnabled() {
+		w = append(w, dkimWarnings(c)...)
 	}
 	return w
 }

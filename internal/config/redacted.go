@@ -42,6 +42,13 @@ func (c Config) Redacted() map[string]string {
 		varTwilioAPIURL:      urlString(c.Twilio.APIURL),
 		varEmailRate:         strconv.FormatFloat(c.EmailRate, 'g', -1, 64),
 		varSMSRate:           strconv.FormatFloat(c.SMSRate, 'g', -1, 64),
+		varDKIMDomain:        c.DKIM.Domain,
+		varDKIMSelector:      c.DKIM.Selector,
+		varDKIMKey:           "",
+		varDKIMKeyFile:       c.DKIM.KeyFile,
+	}
+	if c.DKIMEnabled() && c.DKIM.KeyFile == "" {
+		m[varDKIMKey] = c.DKIM.Key.String()
 	}
 	if c.DevOutbox() {
 		m[varSMTPHost] = "(dev outbox)"

@@ -56,9 +56,15 @@ const (
 	Unsubscribed Status = "unsubscribed"
 )
 
-// Subscriber is one person on the public list.
+// Subscriber is one person on the public list, or one client of a clinic.
 type Subscriber struct {
-	ID        string
+	ID string
+	// Clinic is the id of the clinic that enrolled this person, or "" for
+	// the public list. A clinic's clients are a list of their own: the same
+	// address can be a public subscriber and a client, with separate
+	// consent, schedules and opt-outs (except SMS STOP, which the carrier
+	// applies to every message from our number).
+	Clinic    string
 	FirstName string
 	Email     string
 	TimeZone  string // IANA name
@@ -133,14 +139,61 @@ type Schedule struct {
 	Next time.Time
 }
 
+// Clinic is a tenant: a practice whose clients get between-session prompts.
+// Its data is its own; nothing of one clinic is visible to another.
+type Clinic struct {
+	ID string
+	// Name is the operator's name for the clinic; it never appears in a message.
+	Name string
+	// DisplayName signs the clinic's messages and opens its texts. It should
+	// be neutral: a clinic's own name can disclose treatment on a lock screen.
+	DisplayName string
+	// SignOff closes the clinic's emails ("Your care team").
+	SignOff string
+	// WebhookURL receives the clinic's signed events; "" for none.
+	WebhookURL string
+	// CapDay and CapWeek limit prompts per client: at most CapDay in one
+	// local day and CapWeek in any seven days.
+	CapDay, CapWeek int
+	CreatedAt       time.Time
+}
+
+// Frequency caps for a clinic's prompts: the defaults, and the most a clinic
+// may configure (never above the default's double).
+const (
+	DefaultCapDay  = 1
+	DefaultCapWeek = 3
+	MaxCapDay      = 2 * DefaultCapDay
+	MaxCapWeek     = 2 * DefaultCapWeek
+)
+
+// Prompt is one between-session prompt a clinic set for a client: a rule
+// placing it (an absolute instant, or relative to each session) and either
+// a message of the between-session library or the clinic's own short text.
+type Prompt struct {
+	ID       string
+	ClientID string
+	// Rule is the canonical prompt rule: "at:2026-12-03T18:00:00Z",
+	// "session+2d@18:00", "session-1d@19:00", "session+2h".
+	Rule string
+	// Template is the number (1-based) of a between-session library message,
+	// or 0 when Text is used.
+	Template int
+	// Text is the clinic's own words (control characters stripped, length
+	// checked for SMS), or "".
+	Text      string
+	CreatedAt time.Time
+}
+
 // Error codes. Each maps to one HTTP status at the edge.
 const (
-	ErrInvalid   = "invalid"   // the input is wrong; the message says how
-	ErrNotFound  = "not_found" // no such thing, or not yours
-	ErrConflict  = "conflict"  // it exists already
-	ErrExpired   = "expired"   // a link or token is too old
-	ErrForbidden = "forbidden" // not allowed
-	ErrInternal  = "internal"  // our fault; logged, never shown in detail
+	ErrInvalid      = "invalid"      // the input is wrong; the message says how
+	ErrNotFound     = "not_found"    // no such thing, or not yours
+	ErrConflict     = "conflict"     // it exists already
+	ErrExpired      = "expired"      // a link or token is too old
+	ErrForbidden    = "forbidden"    // not allowed
+	ErrUnauthorized = "unauthorized" // no credentials, or not valid ones
+	ErrInternal     = "internal"     // our fault; logged, never shown in detail
 )
 
 // Error is an error a person can be shown: a code and a message.

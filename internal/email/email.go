@@ -41,6 +41,12 @@
 // a transaction has started it runs to its end, bounded by SMTPConfig.Timeout,
 // because abandoning it halfway could leave its outcome unknown.
 //
+// # DKIM
+//
+// With SMTPConfig.DKIM set, every message is DKIM-signed as it is written to
+// the relay, List-Unsubscribe and List-Unsubscribe-Post included (see
+// DKIMConfig for the fields covered).
+//
 // Nothing here logs an address, a subject or a body: logs carry Message-IDs
 // and connection numbers, and SendError's text has every word containing an
 // "@" replaced.

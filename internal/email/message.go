@@ -35,7 +35,8 @@ func (e *buildError) Error() string { return "invalid " + e.field }
 func (e *buildError) Unwrap() error { return e.err }
 
 // build turns m into a go-mail message: multipart/alternative when there is
-// HTML, quoted-printable UTF-8 parts, Date from the sender's clock.
+// HTML, quoted-printable UTF-8 parts, Date from the sender's clock, and a
+// DKIM signer when SMTPConfig.DKIM is set (go-mail signs as it writes).
 func (s *SMTP) build(m Message) (*mail.Msg, error) {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(m.From); err != nil {
@@ -85,6 +86,9 @@ func (s *SMTP) build(m Message) (*mail.Msg, error) {
 		} else {
 			msg.SetGenHeader(mail.Header(name), value)
 		}
+	}
+	if s.cfg.DKIM != nil {
+		msg.SetDKIM(s.dkimSigner(names))
 	}
 	return msg, nil
 }

@@ -35,6 +35,9 @@ type SMTPConfig struct {
 	// TLSConfig, if set, is used for STARTTLS and TLS (for a relay with a
 	// private CA); its ServerName defaults to Host.
 	TLSConfig *tls.Config
+	// DKIM, if set, signs every message (see DKIMConfig); nil sends them
+	// unsigned.
+	DKIM *DKIMConfig
 }
 
 // TLS modes of SMTPConfig.TLS.
@@ -113,6 +116,15 @@ func NewSMTP(cfg SMTPConfig, logger *slog.Logger) (*SMTP, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	var dkimAlg string
+	if cfg.DKIM != nil {
+		d := *cfg.DKIM // a copy the caller cannot change
+		var err error
+		if dkimAlg, err = checkDKIM(d); err != nil {
+			return nil, fmt.Errorf("email: DKIM settings: %w", err)
+		}
+		cfg.DKIM = &d
+	}
 
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.TLSConfig != nil {
@@ -154,6 +166,9 @@ func NewSMTP(cfg SMTPConfig, logger *slog.Logger) (*SMTP, error) {
 	// Try the options once now, so that a bad setting fails at start.
 	if _, err := mail.NewClient(cfg.Host, opts...); err != nil {
 		return nil, fmt.Errorf("email: SMTP settings: %w", err)
+	}
+	if cfg.DKIM != nil {
+		logger.Info("email DKIM signing on", "domain", cfg.DKIM.Domain, "selector", cfg.DKIM.Selector, "algorithm", dkimAlg)
 	}
 
 	return &SMTP{

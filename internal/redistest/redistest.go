@@ -38,6 +38,9 @@ const (
 	DBBench     = 9
 	DBBrowser   = 10
 	DBClinic    = 11
+	// DBAPI and DBClinicService serve the clinic API and the clinic service.
+	DBAPI           = 13
+	DBClinicService = 14
 	// DBCrash is the crash tests' own: they flush it and run real worker
 	// processes on it, which would take any other test's tasks.
 	DBCrash = 12

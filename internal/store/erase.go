@@ -162,12 +162,17 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 	var res Erasure
 	txf := func(tx *redis.Tx) error {
 		res = Erasure{}
-		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms).Result()
+		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms, fClinic).Result()
 		if err != nil {
 			return err
 		}
 		str := func(i int) string { v, _ := m[i].(string); return v }
 		email, phone, status, smsStatus := str(0), str(1), domain.Status(str(2)), domain.SMSStatus(str(3))
+		clinic := str(5)
+		planned, err := tx.SMembers(ctx, s.pplanKey(id)).Result()
+		if err != nil {
+			return err
+		}
 		res.Found = m[2] != nil
 		progs := append([]domain.Program{}, knownPrograms...)
 		for _, p := range parsePrograms(str(4)) {
@@ -182,16 +187,29 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 				keys = append(keys, s.schedKey(id, prog))
 				members = append(members, dueMember(id, prog))
 			}
+			// A client's prompts, sessions and plan; keys a public
+			// subscriber never has are simply not there.
+			keys = append(keys, s.sessKey(id), s.promptsKey(id), s.pplanKey(id), s.cappedKey(id), s.dlvIndexKey(id))
 			p.Del(ctx, keys...)
 			p.ZRem(ctx, s.dueKey(ShardOf(id)), members...)
+			for _, k := range planned {
+				p.ZRem(ctx, s.pdueKey(), id+"|"+k)
+			}
+			emailIndex, phoneIndex := s.emailIndexKey(), s.phoneIndexKey()
+			if clinic != "" {
+				emailIndex, phoneIndex = s.clinicEmailKey(clinic), s.clinicPhoneKey(clinic)
+				p.ZRem(ctx, s.clinicClientsKey(clinic), id)
+			}
 			if email != "" {
-				p.Eval(ctx, hdelIfScript, []string{s.emailIndexKey()}, NormaliseEmail(email), id)
+				p.Eval(ctx, hdelIfScript, []string{emailIndex}, NormaliseEmail(email), id)
 			}
 			if phone != "" {
-				p.Eval(ctx, hdelIfScript, []string{s.phoneIndexKey()}, phone, id)
+				p.Eval(ctx, hdelIfScript, []string{phoneIndex}, phone, id)
+				p.Eval(ctx, hdelIfScript, []string{s.routeKey()}, phone, id)
+				p.SRem(ctx, s.phoneOwnersKey(phone), id)
 			}
 			if status == domain.Unsubscribed && email != "" {
-				p.SAdd(ctx, s.suppressionKey(), AddressHash(email))
+				p.SAdd(ctx, s.suppressionKeyFor(clinic), AddressHash(email))
 				res.Suppressed = append(res.Suppressed, string(domain.Email))
 			}
 			if phone != "" && (status == domain.Unsubscribed || smsStatus == domain.SMSStopped) {

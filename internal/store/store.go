@@ -124,6 +124,7 @@ const (
 	fCreatedAt   = "ca"
 	fConfirmedAt = "cf"
 	fPrograms    = "pg" // comma-separated programs with a schedule
+	fClinic      = "cl" // the clinic of a client; absent on the public list
 )
 
 // Schedule hash fields.
@@ -275,6 +276,7 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 			if sub.Phone != "" {
 				// The latest signup of a number is the one its texts answer.
 				p.HSet(ctx, s.phoneIndexKey(), sub.Phone, id)
+				p.SAdd(ctx, s.phoneOwnersKey(sub.Phone), id)
 			}
 			p.HSet(ctx, key,
 				fFirstName, sub.FirstName, fEmail, addr, fTimeZone, sub.TimeZone,
@@ -340,6 +342,7 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 	}
 	return domain.Subscriber{
 		ID:             id,
+		Clinic:         m[fClinic],
 		FirstName:      m[fFirstName],
 		Email:          m[fEmail],
 		TimeZone:       m[fTimeZone],
@@ -426,9 +429,14 @@ func (s *Store) activate(ctx context.Context, id string, at time.Time, next map[
 		if domain.Status(st) != domain.Pending {
 			return nil
 		}
-		addr, err := tx.HGet(ctx, key, map[domain.Channel]string{domain.Email: fEmail, domain.SMS: fPhone}[by]).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		m, err := tx.HMGet(ctx, key, map[domain.Channel]string{domain.Email: fEmail, domain.SMS: fPhone}[by], fClinic).Result()
+		if err != nil {
 			return err
+		}
+		addr, clinic := str(m[0]), str(m[1])
+		supp := s.suppressionKey()
+		if by == domain.Email {
+			supp = s.suppressionKeyFor(clinic)
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(domain.Active), fConfirmedAt, unix(at))
@@ -440,7 +448,7 @@ func (s *Store) activate(ctx context.Context, id string, at time.Time, next map[
 			}
 			// Confirming again through double opt-in lifts an earlier opt-out.
 			if addr != "" {
-				p.SRem(ctx, s.suppressionKey(), AddressHash(addr))
+				p.SRem(ctx, supp, AddressHash(addr))
 			}
 			for prog, t := range next {
 				p.HSet(ctx, s.schedKey(id, prog), fNext, unix(t))
@@ -470,7 +478,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 	var changed bool
 	txf := func(tx *redis.Tx) error {
 		changed = false
-		m, err := tx.HMGet(ctx, key, fStatus, fEmail, fPrograms).Result()
+		m, err := tx.HMGet(ctx, key, fStatus, fEmail, fPrograms, fClinic).Result()
 		if err != nil {
 			return err
 		}
@@ -482,6 +490,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 		}
 		email, _ := m[1].(string)
 		progs, _ := m[2].(string)
+		clinic, _ := m[3].(string)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(domain.Unsubscribed))
 			for _, prog := range parsePrograms(progs) {
@@ -490,7 +499,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 				p.HSet(ctx, s.schedKey(id, prog), fNext, "0")
 			}
 			if email != "" {
-				p.SAdd(ctx, s.suppressionKey(), AddressHash(email))
+				p.SAdd(ctx, s.suppressionKeyFor(clinic), AddressHash(email))
 			}
 			s.appendConsent(ctx, p, id, ev)
 			return nil
@@ -565,6 +574,16 @@ func (s *Store) RecordPermanentFailure(ctx context.Context, addr string) (bool, 
 // Suppressed reports whether an address is on the suppression list.
 func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	ok, err := s.rdb.SIsMember(ctx, s.suppressionKey(), AddressHash(addr)).Result()
+	if err != nil {
+		return false, fmt.Errorf("check suppression: %w", err)
+	}
+	return ok, nil
+}
+
+// EmailSuppressed reports whether sub's address must not be emailed: on the
+// suppression list of sub's own list (the public one, or its clinic's).
+func (s *Store) EmailSuppressed(ctx context.Context, sub domain.Subscriber) (bool, error) {
+	ok, err := s.rdb.SIsMember(ctx, s.suppressionKeyFor(sub.Clinic), AddressHash(sub.Email)).Result()
 	if err != nil {
 		return false, fmt.Errorf("check suppression: %w", err)
 	}

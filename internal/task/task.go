@@ -7,6 +7,7 @@ package task
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,6 +20,8 @@ const (
 	TypeSendConfirmation = "email:confirm"
 	TypeSendNotice       = "email:notice"
 	TypeSendSMSConfirm   = "sms:confirm"
+	TypeDeliverPrompt    = "prompt:deliver"
+	TypeDeliverWebhook   = "webhook:deliver"
 )
 
 // Queues, most urgent first. Confirmations wait behind nothing; nudges come
@@ -128,6 +131,56 @@ func NewSendNotice(p SendNotice) (*asynq.Task, error) {
 		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
 }
 
+// DeliverPrompt asks the worker to deliver one between-session prompt
+// occurrence: one prompt of a client, for one session (0 for a prompt at a
+// fixed instant).
+type DeliverPrompt struct {
+	ClientID string `json:"c"`
+	PromptID string `json:"p"`
+	Session  int64  `json:"s"`  // the session's Unix seconds, or 0
+	At       int64  `json:"at"` // the planned instant, Unix seconds
+}
+
+// ID is the occurrence's task id: "prompt:<client>:<prompt>:<session>".
+func (p DeliverPrompt) ID() string {
+	return "prompt:" + p.ClientID + ":" + p.PromptID + ":" + strconv.FormatInt(p.Session, 10)
+}
+
+// NewDeliverPrompt builds the task for a prompt occurrence, to be processed
+// after delay (zero or negative: at once).
+func NewDeliverPrompt(p DeliverPrompt, delay time.Duration) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeDeliverPrompt, err)
+	}
+	return asynq.NewTask(TypeDeliverPrompt, b,
+		asynq.TaskID(p.ID()), asynq.Queue(QueueDefault), asynq.ProcessIn(delay),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
+}
+
+// WebhookMaxRetry is how often a clinic's webhook is tried again: with the
+// worker's backoff, over about a day.
+const WebhookMaxRetry = 10
+
+// DeliverWebhook asks the worker to post one event to a clinic's webhook
+// URL. The event itself (which may quote a reply) is kept in Redis, not in
+// the task.
+type DeliverWebhook struct {
+	ClinicID string `json:"c"`
+	EventID  string `json:"e"`
+}
+
+// NewDeliverWebhook builds the task for an event, once per event id.
+func NewDeliverWebhook(p DeliverWebhook) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeDeliverWebhook, err)
+	}
+	return asynq.NewTask(TypeDeliverWebhook, b,
+		asynq.TaskID("webhook:"+p.ClinicID+":"+p.EventID), asynq.Queue(QueueLow),
+		asynq.MaxRetry(WebhookMaxRetry), asynq.Timeout(30*time.Second), asynq.Retention(Retention)), nil
+}
+
 // Decode reads a payload. A payload that does not decode, or lacks its ids,
 // is wrapped with asynq.SkipRetry: retrying it cannot help.
 func Decode(t *asynq.Task, v interface{ valid() error }) error {
@@ -148,6 +201,26 @@ func (p *DeliverNudge) valid() error {
 		return fmt.Errorf("unknown program %q", p.Program)
 	case p.Date == "":
 		return fmt.Errorf("no occurrence date")
+	}
+	return nil
+}
+
+func (p *DeliverPrompt) valid() error {
+	switch {
+	case p.ClientID == "":
+		return fmt.Errorf("no client id")
+	case p.PromptID == "":
+		return fmt.Errorf("no prompt id")
+	}
+	return nil
+}
+
+func (p *DeliverWebhook) valid() error {
+	switch {
+	case p.ClinicID == "":
+		return fmt.Errorf("no clinic id")
+	case p.EventID == "":
+		return fmt.Errorf("no event id")
 	}
 	return nil
 }
