@@ -5,6 +5,8 @@
 //	nudge worker     the asynq worker only
 //	nudge scheduler  the planner only
 //	nudge schedule   print the next occurrences of a rule
+//	nudge preview    print a message of the library
+//	nudge clinic     manage clinics and their API keys
 //
 // Configuration comes from NUDGE_* environment variables (see README.md).
 // With none set, nudge starts on an embedded Redis and a dev outbox.
@@ -42,6 +44,8 @@ Usage:
                      print the next occurrences of a rule
   nudge preview PROGRAM [STEP] [--channel email|sms] [--locale es] [--html]
                      list a program's messages, or print one rendered for a sample subscriber
+  nudge clinic create|list|key …
+                     manage clinics and their API keys (nudge clinic help)
 
 Configuration is read from NUDGE_* environment variables; see README.md.
 `
@@ -63,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return scheduleCommand(args, stdout, stderr, time.Now)
 	case "preview":
 		return previewCommand(args, stdout, stderr, getenv)
+	case "clinic":
+		return clinicCommand(ctx, args, getenv, time.Now, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

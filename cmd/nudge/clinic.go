@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nudgehq/nudge/internal/clinic"
+	"github.com/nudgehq/nudge/internal/config"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/subscription"
+)
+
+const clinicUsage = `Usage:
+  nudge clinic create --name NAME [--display-name NAME] [--sign-off TEXT] [--webhook-url URL]
+                      [--cap-day N] [--cap-week N]
+        create a clinic; prints its id, its first API key and its webhook secret (shown once)
+  nudge clinic list
+        list clinics
+  nudge clinic key add --clinic ID
+        make another API key for a clinic (shown once)
+  nudge clinic key list --clinic ID
+        list a clinic's keys (ids and dates, never the keys)
+  nudge clinic key revoke --clinic ID --key KEY_ID
+        stop a key from working at once
+
+The clinic commands work on the Redis that NUDGE_REDIS_URL names.
+`
+
+// clinicCommand runs "nudge clinic …".
+func clinicCommand(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, clinicUsage)
+		return 0
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "nudge: the configuration has problems:\n%v\n", err)
+		return 2
+	}
+	if cfg.EmbeddedRedis() {
+		fmt.Fprintln(stderr, "nudge clinic: set NUDGE_REDIS_URL to the Redis nudge runs on; the embedded Redis lives only inside a running nudge")
+		return 2
+	}
+	// Operator tools log only problems; their output is for the operator.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, err := NewApp(cfg, now, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "nudge clinic: %v\n", err)
+		return 1
+	}
+	defer app.Close()
+	svc := app.clinicService()
+
+	cmd, rest := args[0], args[1:]
+	if cmd == "key" {
+		if len(rest) == 0 {
+			fmt.Fprintf(stderr, "nudge clinic key: want add, list or revoke\n\n%s", clinicUsage)
+			return 2
+		}
+		cmd, rest = "key "+rest[0], rest[1:]
+	}
+	fs := flag.NewFlagSet("nudge clinic "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		name     = fs.String("name", "", "the clinic's name (never shown to clients)")
+		display  = fs.String("display-name", "", "the neutral name that opens its messages")
+		signOff  = fs.String("sign-off", "", "how its emails are signed")
+		hook     = fs.String("webhook-url", "", "where its signed events are posted")
+		capDay   = fs.Int("cap-day", 0, "prompts a client may get in a day (default 1, at most 2)")
+		capWeek  = fs.Int("cap-week", 0, "prompts a client may get in seven days (default 3, at most 6)")
+		clinicID = fs.String("clinic", "", "the clinic's id")
+		keyID    = fs.String("key", "", "the key's id")
+	)
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nudge clinic %s: unexpected %q\n", cmd, strings.Join(fs.Args(), " "))
+		return 2
+	}
+	need := func(v, flagName string) bool {
+		if v == "" {
+			fmt.Fprintf(stderr, "nudge clinic %s: --%s is required\n", cmd, flagName)
+			return false
+		}
+		return true
+	}
+
+	switch cmd {
+	case "create":
+		if !need(*name, "name") {
+			return 2
+		}
+		c, err := svc.CreateClinic(ctx, clinic.NewClinic{
+			Name: *name, DisplayName: *display, SignOff: *signOff, WebhookURL: *hook, CapDay: *capDay, CapWeek: *capWeek,
+		})
+		if err != nil {
+			return clinicFail(stderr, cmd, err)
+		}
+		fmt.Fprintf(stdout, "clinic         %s\n", c.Clinic.ID)
+		fmt.Fprintf(stdout, "display name   %s\n", c.Clinic.DisplayName)
+		fmt.Fprintf(stdout, "caps           %d a day, %d a week\n", c.Clinic.CapDay, c.Clinic.CapWeek)
+		fmt.Fprintf(stdout, "api key        %s\n", c.APIKey)
+		if c.Clinic.WebhookURL != "" {
+			fmt.Fprintf(stdout, "webhook secret %s\n", c.WebhookSecret)
+		}
+		fmt.Fprintln(stdout, "\nThe API key and the webhook secret are shown this once: keep them now.")
+	case "list":
+		cs, err := svc.Clinics(ctx)
+		if err != nil {
+			return clinicFail(stderr, cmd, err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tDISPLAY NAME\tCAPS\tWEBHOOK\tCREATED")
+		for _, c := range cs {
+			hookSet := "-"
+			if c.WebhookURL != "" {
+				hookSet = c.WebhookURL
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/day %d/week\t%s\t%s\n", c.ID, c.Name, c.DisplayName, c.CapDay, c.CapWeek,
+				hookSet, c.CreatedAt.Format(time.DateOnly))
+		}
+		tw.Flush()
+	case "key add":
+		if !need(*clinicID, "clinic") {
+			return 2
+		}
+		id, key, err := svc.AddKey(ctx, *clinicID)
+		if err != nil {
+			return clinicFail(stderr, cmd, err)
+		}
+		fmt.Fprintf(stdout, "key id   %s\napi key  %s\n\nThe API key is shown this once: keep it now.\n", id, key)
+	case "key list":
+		if !need(*clinicID, "clinic") {
+			return 2
+		}
+		keys, err := svc.Keys(ctx, *clinicID)
+		if err != nil {
+			return clinicFail(stderr, cmd, err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY ID\tCREATED\tREVOKED")
+		for _, k := range keys {
+			revoked := "-"
+			if !k.RevokedAt.IsZero() {
+				revoked = k.RevokedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.CreatedAt.UTC().Format(time.RFC3339), revoked)
+		}
+		tw.Flush()
+	case "key revoke":
+		if !need(*clinicID, "clinic") || !need(*keyID, "key") {
+			return 2
+		}
+		if err := svc.RevokeKey(ctx, *clinicID, *keyID); err != nil {
+			return clinicFail(stderr, cmd, err)
+		}
+		fmt.Fprintf(stdout, "key %s revoked\n", *keyID)
+	default:
+		fmt.Fprintf(stderr, "nudge clinic: unknown command %q\n\n%s", cmd, clinicUsage)
+		return 2
+	}
+	return 0
+}
+
+// clinicFail reports an error: input problems and unknown ids as such (exit
+// 2), anything else as a failure (exit 1).
+func clinicFail(stderr io.Writer, cmd string, err error) int {
+	var fe *clinic.FieldError
+	switch {
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "nudge clinic %s: --%s: %s\n", cmd, strings.ReplaceAll(fe.Field, "_", "-"), fe.Message)
+		return 2
+	case domain.ErrorCode(err) == domain.ErrNotFound:
+		fmt.Fprintf(stderr, "nudge clinic %s: no such clinic or key\n", cmd)
+		return 2
+	}
+	fmt.Fprintf(stderr, "nudge clinic %s: %v\n", cmd, err)
+	return 1
+}
+
+// clinicService is the clinic service on this process's Redis and queue,
+// shared by the API and the clinic commands.
+func (a *App) clinicService() *clinic.Service {
+	return clinic.New(clinic.Config{
+		Store: a.store, Enqueue: a.queue, Erase: subscriberEraser{a.manager()}, Library: a.library,
+		Phones: a.phones(), SMSWindow: a.cfg.SMSWindow, ServiceName: "nudge", Now: a.now, Logger: a.logger,
+	})
+}
+
+// subscriberEraser erases a client as the preference centre erases a
+// subscriber: the record, then everything queued for it.
+type subscriberEraser struct{ m *subscription.Manager }
+
+func (e subscriberEraser) EraseSubscriber(ctx context.Context, id string) error {
+	_, err := e.m.Erase(ctx, id)
+	return err
+}
