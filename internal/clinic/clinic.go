@@ -113,11 +113,11 @@ var ErrUnauthorized = &domain.Error{Code: domain.ErrUnauthorized, Message: "a va
 
 // Limits on what a clinic writes.
 const (
-	MaxNameLen        = 100
-	MaxDisplayNameLen = 40
-	MaxSignOffLen     = 60
-	MaxFirstNameLen   = 40
-	MaxAttestationLen = 100
+	MaxNameLen          = 100
+	MaxDisplayNameLen   = 40
+	MaxSignOffLen       = 60
+	MaxFirstNameLen     = 40
+	MaxAttestationLen   = 100
 	MaxPromptsPerClient = 20
 )
 
@@ -204,7 +204,9 @@ func caps(day, week int) (int, int, error) {
 }
 
 // Clinics lists every clinic (an operator's view).
-func (s *Service) Clinics(ctx context.Context) ([]domain.Clinic, error) { return s.c.Store.Clinics(ctx) }
+func (s *Service) Clinics(ctx context.Context) ([]domain.Clinic, error) {
+	return s.c.Store.Clinics(ctx)
+}
 
 // Keys lists a clinic's API keys (ids and dates only).
 func (s *Service) Keys(ctx context.Context, cid string) ([]store.APIKey, error) {
