@@ -1,29 +1,33 @@
 package email
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/wneessen/go-mail"
 )
 
 // DKIMConfig makes SMTP sign every message it sends with DKIM (RFC 6376):
-// relaxed/relaxed canonicalization, rsa-sha256 or ed25519-sha256 (RFC 8463).
+// relaxed/relaxed canonicalization, rsa-sha256, or ed25519-sha256 (RFC 8463).
 //
-// A signature covers From, To, Cc, Reply-To, Subject, Date, Message-ID, the
-// MIME fields, List-Unsubscribe and List-Unsubscribe-Post (RFC 8058 asks
-// that both be signed for one-click unsubscribe to be honoured), and every
-// other field of Message.Headers. From, To, Subject and the two
-// List-Unsubscribe fields are oversigned (listed once more than they occur),
-// so a second copy of any of them added on the way breaks the signature.
+// A signature covers From, Reply-To, To, Cc, Subject, Date, Message-ID,
+// MIME-Version, Content-Type, Content-Transfer-Encoding, List-Unsubscribe and
+// List-Unsubscribe-Post (RFC 8058 asks that both of the last be signed for
+// one-click unsubscribe to be honoured). A field the message lacks is signed
+// as absent, so it cannot be added on the way; From, To, Subject and the two
+// List-Unsubscribe fields are listed twice (oversigned), so a second copy of
+// any of them breaks the signature too. Other fields of Message.Headers are
+// not signed.
 type DKIMConfig struct {
 	// Domain is the signing domain (d=). DMARC counts the signature only
-	// when it is the From address's domain or a parent of it.
+	// when it is the From address's domain or shares its organizational
+	// domain.
 	Domain string
 	// Selector (s=) names the DNS TXT record holding the public key:
 	// <Selector>._domainkey.<Domain>.
@@ -33,19 +37,19 @@ type DKIMConfig struct {
 	Key crypto.Signer
 }
 
-// dkimSigned are the header fields every signature lists, present or not:
-// one that is absent is signed as absent, so it cannot be added later.
-func dkimSigned() []string {
+// The signature field's name, as go-msgauth writes it.
+const dkimField = "DKIM-Signature"
+
+// dkimHeaderKeys is the h= list: each field once, then the oversigned ones
+// again. Verifiers take a field's instances from the bottom up, and one
+// listed more often than it occurs stands for its absence.
+func dkimHeaderKeys() []string {
 	return []string{
 		"From", "Reply-To", "To", "Cc", "Subject", "Date", "Message-ID",
 		"MIME-Version", "Content-Type", "Content-Transfer-Encoding",
 		"List-Unsubscribe", "List-Unsubscribe-Post",
+		"From", "To", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post",
 	}
-}
-
-// dkimOversigned are the fields listed once more than they occur.
-func dkimOversigned() []string {
-	return []string{"From", "To", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post"}
 }
 
 // dkimAlgorithm names the signature algorithm for key, or fails for a key
@@ -68,7 +72,7 @@ func dkimAlgorithm(key crypto.Signer) (string, error) {
 	return "", fmt.Errorf("a %T cannot sign DKIM; use an RSA or Ed25519 key", key)
 }
 
-// checkDKIM checks d and signs a sample header with it, so that a key the
+// checkDKIM checks d and signs a sample message with it, so that a key the
 // crypto library refuses fails at start rather than at the first send. It
 // returns the signature algorithm.
 func checkDKIM(d DKIMConfig) (string, error) {
@@ -82,15 +86,14 @@ func checkDKIM(d DKIMConfig) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	signer := mail.NewDKIMSigner(d.Domain, d.Selector, d.Key)
-	if _, err := signer.Sign([]byte("From: check@"+d.Domain+"\r\n"), []byte("check\r\n")); err != nil {
+	if _, err := dkimSignature(d, []byte("From: check@"+d.Domain+"\r\n\r\ncheck\r\n")); err != nil {
 		return "", fmt.Errorf("trial signature: %w", err)
 	}
 	return alg, nil
 }
 
 // isDNSName reports whether s is dot-separated labels of letters, digits
-// and inner hyphens (underscores allowed too, as in some selectors).
+// and inner hyphens (underscores allowed too, as some selectors have them).
 func isDNSName(s string) bool {
 	if s == "" || len(s) > 253 {
 		return false
@@ -108,35 +111,57 @@ func isDNSName(s string) bool {
 	return true
 }
 
-// dkimSigner returns a signer for one message whose extra header fields are
-// named extra. Each message gets its own: go-mail's signer records its
-// algorithm on first use, so one shared by concurrent sends would race.
-func (s *SMTP) dkimSigner(extra []string) *mail.DKIMSigner {
-	d := s.cfg.DKIM
-	headers := dkimSigned()
-	for _, name := range extra {
-		// A field name is any printable ASCII but ":"; only a token of
-		// letters, digits and hyphens can go in the colon-separated h= tag
-		// of a semicolon-separated tag list.
-		if isToken(name) && !slices.ContainsFunc(headers, func(h string) bool { return strings.EqualFold(h, name) }) {
-			headers = append(headers, name)
-		}
+// sign adds a DKIM-Signature field to msg.
+//
+// go-mail's own DKIM signer is not used: with more header fields than its
+// default seven, it folds the h= tag inside a field name, and a relaxed
+// verifier then reads a space that was not signed (every signature fails).
+// Instead the message is written once and signed with go-msgauth, and the
+// signature is added as a field. The first write fixes the Date, Message-ID
+// and multipart boundary, so the write to the relay repeats the same bytes
+// (header fields in another order, which DKIM does not mind) plus the
+// signature.
+func (s *SMTP) sign(msg *mail.Msg) error {
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return fmt.Errorf("write the message: %w", err)
 	}
-	signer := mail.NewDKIMSigner(d.Domain, d.Selector, d.Key)
-	signer.SignHeaders(headers...)
-	signer.OversignHeaders(dkimOversigned()...)
-	signer.NowFunc = s.now
-	return signer
+	sig, err := dkimSignature(*s.cfg.DKIM, buf.Bytes())
+	if err != nil {
+		return err
+	}
+	msg.SetGenHeaderPreformatted(dkimField, sig)
+	return nil
 }
 
-func isToken(s string) bool {
-	if s == "" {
-		return false
+// dkimSignature signs a whole message and returns the DKIM-Signature field's
+// value, folded, without the name and the final line break.
+func dkimSignature(d DKIMConfig, raw []byte) (string, error) {
+	signer, err := dkim.NewSigner(&dkim.SignOptions{
+		Domain:                 d.Domain,
+		Selector:               d.Selector,
+		Signer:                 d.Key,
+		Hash:                   crypto.SHA256,
+		HeaderCanonicalization: dkim.CanonicalizationRelaxed,
+		BodyCanonicalization:   dkim.CanonicalizationRelaxed,
+		HeaderKeys:             dkimHeaderKeys(),
+	})
+	if err != nil {
+		return "", fmt.Errorf("DKIM signer: %w", err)
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-			return false
+	if _, err := signer.Write(raw); err != nil {
+		if cerr := signer.Close(); cerr != nil {
+			err = cerr // the reason the signer stopped reading
 		}
+		return "", fmt.Errorf("DKIM signature: %w", err)
 	}
-	return true
+	if err := signer.Close(); err != nil {
+		return "", fmt.Errorf("DKIM signature: %w", err)
+	}
+	field := strings.TrimSuffix(signer.Signature(), "\r\n")
+	value, ok := strings.CutPrefix(field, dkimField+":")
+	if !ok {
+		return "", fmt.Errorf("DKIM signature: unexpected field %.20q", field)
+	}
+	return strings.TrimLeft(value, " "), nil
 }

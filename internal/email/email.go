@@ -43,9 +43,9 @@
 //
 // # DKIM
 //
-// With SMTPConfig.DKIM set, every message is DKIM-signed as it is written to
-// the relay, List-Unsubscribe and List-Unsubscribe-Post included (see
-// DKIMConfig for the fields covered).
+// With SMTPConfig.DKIM set, every message is DKIM-signed when it is built,
+// List-Unsubscribe and List-Unsubscribe-Post included (see DKIMConfig for the
+// fields covered).
 //
 // Nothing here logs an address, a subject or a body: logs carry Message-IDs
 // and connection numbers, and SendError's text has every word containing an
@@ -75,7 +75,8 @@ type Message struct {
 	// Headers are extra header fields, set verbatim (non-ASCII values are
 	// RFC 2047-encoded), e.g. List-Unsubscribe and List-Unsubscribe-Post.
 	// They may not replace a header this package sets (From, To, Subject,
-	// Date, Message-ID, MIME and Content-* fields), nor contain a line break.
+	// Date, Message-ID, MIME and Content-* fields, DKIM-Signature), nor
+	// contain a line break.
 	Headers map[string]string
 }
 

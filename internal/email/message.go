@@ -15,7 +15,7 @@ import (
 func reserved(canonical string) bool {
 	switch canonical {
 	case "From", "To", "Cc", "Bcc", "Sender", "Subject", "Date", "Message-Id",
-		"Mime-Version", "Content-Type", "Content-Transfer-Encoding", "Return-Path":
+		"Mime-Version", "Content-Type", "Content-Transfer-Encoding", "Return-Path", "Dkim-Signature":
 		return true
 	}
 	return false
@@ -36,7 +36,7 @@ func (e *buildError) Unwrap() error { return e.err }
 
 // build turns m into a go-mail message: multipart/alternative when there is
 // HTML, quoted-printable UTF-8 parts, Date from the sender's clock, and a
-// DKIM signer when SMTPConfig.DKIM is set (go-mail signs as it writes).
+// DKIM signature when SMTPConfig.DKIM is set.
 func (s *SMTP) build(m Message) (*mail.Msg, error) {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(m.From); err != nil {
@@ -88,7 +88,9 @@ func (s *SMTP) build(m Message) (*mail.Msg, error) {
 		}
 	}
 	if s.cfg.DKIM != nil {
-		msg.SetDKIM(s.dkimSigner(names))
+		if err := s.sign(msg); err != nil {
+			return nil, &buildError{"message (DKIM signing)", err}
+		}
 	}
 	return msg, nil
 }
