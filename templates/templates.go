@@ -34,7 +34,9 @@
 // three.
 //
 // Placeholders are text/template actions over [Vars]: {{.FirstName}},
-// {{.Goal}} (optional, so use it inside {{if .Goal}}…{{end}}) and {{.Week}}.
+// {{.Goal}} (optional, so use it inside {{if .Goal}}…{{end}}), {{.Week}} and
+// {{.Sender}} (who the message is from: the service name, or the display
+// name of the clinic that enrolled the person).
 // Anything else is reported when the library is loaded, with the file and
 // line, together with every other problem found.
 //
@@ -84,6 +86,14 @@ const (
 	SMSConfirm        = "sms-confirm"        // double opt-in text: SMS only
 )
 
+// System messages for a clinic's clients, in the clinic's neutral wording.
+// They are optional (an older override directory may lack them): the
+// embedded library has both.
+const (
+	ClinicConfirm    = "clinic-confirm"     // double opt-in email to a client a clinic enrolled
+	ClinicSMSConfirm = "clinic-sms-confirm" // double opt-in text to such a client
+)
+
 // requiredSystem lists the system messages the library must have, in the
 // order problems about them are reported.
 func requiredSystem() []string {
@@ -100,13 +110,16 @@ type Vars struct {
 	FirstName string // the person's first name, already cleaned up; may be empty
 	Goal      string // what they said they want to work on; may be empty
 	Week      int    // weeks since they joined, from 1
+	// Sender is who the message is from: the service name, or the display
+	// name of the person's clinic. Never empty when a message is rendered.
+	Sender string
 }
 
 // sampleVars are executed once per template at load time, to catch what
 // parsing alone does not (a wrong type, an undefined template).
 func sampleVars() []Vars {
 	return []Vars{
-		{FirstName: "Sam", Goal: "call my sister more", Week: 3},
+		{FirstName: "Sam", Goal: "call my sister more", Week: 3, Sender: "nudge"},
 		{},
 	}
 }

@@ -150,14 +150,14 @@ func TestLoadProblems(t *testing.T) {
 			edit: func(f fstest.MapFS) {
 				f["en/gratitude/01-first.txt"] = file("Subject: s\nSMS: nudge: Hi {{.Nmae}}\n\nBody.\n")
 			},
-			want: []string{"en/gratitude/01-first.txt:2: unknown field .Nmae (want .FirstName, .Goal, .Week)"},
+			want: []string{"en/gratitude/01-first.txt:2: unknown field .Nmae (want .FirstName, .Goal, .Week, .Sender)"},
 		},
 		{
 			name: "unknown field deep in the body, inside an if",
 			edit: func(f fstest.MapFS) {
 				f["en/gratitude/01-first.txt"] = file("Subject: s\nSMS: nudge\n\nOne.\n\nTwo, wrapped\nover {{if .Goal}}{{.Gaol}}{{end}} lines.\n")
 			},
-			want: []string{"en/gratitude/01-first.txt:7: unknown field .Gaol (want .FirstName, .Goal, .Week)"},
+			want: []string{"en/gratitude/01-first.txt:7: unknown field .Gaol (want .FirstName, .Goal, .Week, .Sender)"},
 		},
 		{
 			name: "fields that do not exist on a field, or inside with",
@@ -469,7 +469,7 @@ func TestOverrides(t *testing.T) {
 		dir := t.TempDir()
 		write(t, dir, "es/gratitude/01-first.txt", "Subject: s\nSMS: {{.Nombre}}\n\nCuerpo.\n")
 		_, err := LoadWithOverrides(validFS(), dir)
-		want := []string{dir + "/es/gratitude/01-first.txt:2: unknown field .Nombre (want .FirstName, .Goal, .Week)"}
+		want := []string{dir + "/es/gratitude/01-first.txt:2: unknown field .Nombre (want .FirstName, .Goal, .Week, .Sender)"}
 		if diff := cmp.Diff(want, errLines(err)); diff != "" {
 			t.Errorf("problems (-want +got):\n%s", diff)
 		}

@@ -389,7 +389,7 @@ func (s *Service) checkEnrolment(in Enrolment, now time.Time) (domain.Subscriber
 		}
 		n, err := s.c.Phones.Normalise(p)
 		if err != nil {
-			return sub, fieldErr("phone", "%v (want a mobile number in international form, e.g. +447700900123)", err)
+			return sub, fieldErr("phone", "%v (want a mobile number in international form: + and the country code)", err)
 		}
 		sub.Phone = n
 	}
@@ -628,6 +628,9 @@ func (s *Service) AddPrompt(ctx context.Context, cid, id string, in NewPrompt) (
 	if abs, ok := rule.(scheduler.AbsoluteRule); ok && !abs.Instant.After(now) {
 		return PromptView{}, fieldErr("rule", "the instant has passed")
 	}
+	if abs, ok := rule.(scheduler.AbsoluteRule); ok && abs.Instant.After(now.AddDate(1, 0, 0)) {
+		return PromptView{}, fieldErr("rule", "at most a year ahead")
+	}
 	st, err := s.c.Store.UpdatePrompts(ctx, cid, id, now, func(st *store.PromptState) error {
 		if len(st.Prompts) >= MaxPromptsPerClient {
 			return fieldErr("rule", "a client has at most %d prompts: remove one first", MaxPromptsPerClient)
@@ -672,7 +675,7 @@ func (s *Service) checkPromptContent(ctx context.Context, cid string, client dom
 	}
 	// The text as a client's phone would show it: the display name first,
 	// the opt-out words after.
-	full := clinic.DisplayName + ": " + text + " Reply STOP to opt out, HELP for help."
+	full := clinic.DisplayName + ": " + text + " " + render.SMSOptOut(client.Locale)
 	if n, _ := render.GSM7Segments(full); n > render.MaxSMSSegments {
 		return fieldErr("text", "too long for a text message: %d segments with the display name and opt-out words, at most %d (about %d characters of plain text)",
 			n, render.MaxSMSSegments, 306-utf8.RuneCountInString(full)+utf8.RuneCountInString(text))

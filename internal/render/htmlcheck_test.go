@@ -57,6 +57,10 @@ func TestHTMLCompatibility(t *testing.T) {
 	}
 	withButton := testLinks
 	withButton.Action, withButton.ActionLabel = "https://nudge.example/confirm/tok-c", "Yes, send me these"
+	clinicConfirm, err := lib.System(templates.ClinicConfirm, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name  string
@@ -67,6 +71,7 @@ func TestHTMLCompatibility(t *testing.T) {
 		{"weekly check-in (en)", weekly, Data{FirstName: "Sam", Goal: "call my sister more", Week: 3}, testLinks},
 		{"confirm with its button (en)", confirm, Data{FirstName: "Sam"}, withButton},
 		{"gratitude prompt (es)", spanish, Data{FirstName: "Lucía", Week: 5}, testLinks},
+		{"a clinic's confirmation, signed (en)", clinicConfirm, Data{FirstName: "Sam", Sender: "Northside", SignOff: "Your care team"}, withButton},
 	}
 	for i, tc := range cases {
 		e, err := r.Email(tc.m, tc.data, tc.links)

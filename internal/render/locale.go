@@ -17,6 +17,10 @@ type labels struct {
 	there       string
 	welcomeBack string // opens the first email after a pause
 	smsWelcome  string // opens the first text after a pause, when it fits
+	// greeting opens an email of a clinic's own words, nameMark standing
+	// for the first name; noteFrom is its subject, nameMark standing for
+	// the sender. Both are neutral: nothing says what the clinic does.
+	greeting, noteFrom string
 }
 
 // labelsFor returns the labels of locale's language, English by default.
@@ -33,6 +37,8 @@ func labelsFor(locale string) labels {
 			optOut:      "Responde STOP para darte de baja, HELP para ayuda.",
 			welcomeBack: "Qué bueno tenerte de vuelta. Seguimos donde lo dejamos.",
 			smsWelcome:  "De vuelta! ",
+			greeting:    "Hola, " + nameMark + ":",
+			noteFrom:    "Un mensaje de " + nameMark,
 		}
 	default:
 		return labels{
@@ -44,6 +50,8 @@ func labelsFor(locale string) labels {
 			smsWelcome:  "Welcome back! ",
 			greetings:   []string{"hi", "hello", "hey"},
 			there:       "there",
+			greeting:    "Hi " + nameMark + ",",
+			noteFrom:    "A note from " + nameMark,
 		}
 	}
 }

@@ -12,6 +12,16 @@
 // → "Thanks."). Spanish has no neutral word that reads like "there", so
 // Spanish always drops the name.
 //
+// # Messages from a clinic
+//
+// A message to a clinic's client is from the clinic: [Data.Sender] (its
+// display name) opens every text in place of the service name and is what
+// {{.Sender}} says, and [Data.SignOff] closes every email, above the
+// sender's name. A clinic's own words ([Renderer.TextSMS],
+// [Renderer.TextEmail]) are untrusted input: they are cleaned and placed in
+// the message as they are, never executed as a template, under a neutral
+// subject that names only the sender.
+//
 // The HTML part is one layout (layout.html) built for mail clients: tables
 // and inline styles, no images, no tracking, colours with good contrast that
 // survive the inversion dark-mode clients apply, and the text of every block
@@ -40,6 +50,14 @@ var layoutHTML string
 
 // MaxNameLen is how many characters of a first name are used.
 const MaxNameLen = 40
+
+// MaxSenderLen is how many characters of a sender's name (a clinic's
+// display name) are used.
+const MaxSenderLen = 40
+
+// maxOwnTextLen bounds a clinic's own text; the clinic service keeps it to
+// what fits in two SMS segments, far shorter.
+const maxOwnTextLen = 1000
 
 // maxGoalLen is how many characters of a goal are used; the signup form keeps
 // goals shorter, this only bounds what reaches a message.
@@ -75,6 +93,12 @@ type Data struct {
 	// WelcomeBack marks the first message after a pause: it opens with a
 	// short welcome back.
 	WelcomeBack bool
+	// Sender, when set, is who the message is from instead of the service:
+	// a clinic's display name. It opens every text and is {{.Sender}}.
+	Sender string
+	// SignOff, when set, closes an email ("Your care team"), followed by
+	// the Sender.
+	SignOff string
 }
 
 // Links are the links an email carries. Every URL is absolute, http or https
@@ -116,6 +140,7 @@ type page struct {
 	Action, ActionLabel, ButtonHint string
 	Manage, ManageLabel             string
 	Unsubscribe, UnsubscribeLabel   string
+	SignOff                         []string // lines closing the body
 	Address                         []string
 	Crisis                          string
 }
@@ -139,7 +164,7 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 	}
 	locale := messageLocale(m, d)
 	lb := labelsFor(locale)
-	v := vars(d)
+	v := r.vars(d)
 
 	subject, err := r.exec(m.Subject, v, locale)
 	if err != nil {
@@ -165,10 +190,21 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 		}
 	}
 
+	e, err := r.page(locale, subject, blocks, d, l)
+	if err != nil {
+		return Email{}, fmt.Errorf("render email %s: %w", m.File, err)
+	}
+	return e, nil
+}
+
+// page lays out an email: the blocks, the button, the sign-off and the footer.
+func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links) (Email, error) {
+	lb := labelsFor(locale)
 	p := page{
 		Lang:             locale,
 		Subject:          subject,
 		Blocks:           blocks,
+		SignOff:          signOff(d),
 		Action:           l.Action,
 		ActionLabel:      l.ActionLabel,
 		ButtonHint:       lb.buttonHint,
@@ -181,9 +217,72 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 	}
 	var html bytes.Buffer
 	if err := r.layout.Execute(&html, p); err != nil {
-		return Email{}, fmt.Errorf("render email %s: layout: %w", m.File, err)
+		return Email{}, fmt.Errorf("layout: %w", err)
 	}
 	return Email{Subject: subject, Text: plainText(p), HTML: html.String()}, nil
+}
+
+// signOff is the lines that close an email from a clinic: its sign-off and
+// its name (once, if the sign-off already names it); none without a sign-off.
+func signOff(d Data) []string {
+	so := cleanText(d.SignOff, MaxNameLen+MaxSenderLen)
+	if so == "" {
+		return nil
+	}
+	lines := []string{so}
+	if sender := cleanText(d.Sender, MaxSenderLen); sender != "" && !strings.Contains(strings.ToLower(so), strings.ToLower(sender)) {
+		lines = append(lines, sender)
+	}
+	return lines
+}
+
+// TextEmail renders a clinic's own text as an email for d, with links l:
+// a neutral subject naming the sender ("A note from …"), a greeting, the
+// text as it was written (cleaned, never executed as a template), the
+// sign-off and the usual footer.
+func (r *Renderer) TextEmail(text string, d Data, l Links) (Email, error) {
+	body := cleanText(text, maxOwnTextLen)
+	if body == "" {
+		return Email{}, errors.New("render email: no text")
+	}
+	if err := l.check(); err != nil {
+		return Email{}, fmt.Errorf("render email: %w", err)
+	}
+	locale := textLocale(d)
+	lb := labelsFor(locale)
+	greeting := lb.greeting
+	if name := cleanText(d.FirstName, MaxNameLen); name != "" {
+		greeting = strings.ReplaceAll(greeting, nameMark, name)
+	} else {
+		greeting = dropName(greeting, locale)
+	}
+	blocks := []block{{Items: []string{greeting}}}
+	if d.WelcomeBack {
+		blocks = append(blocks, block{Items: []string{lb.welcomeBack}})
+	}
+	blocks = append(blocks, block{Items: []string{body}})
+	subject := strings.ReplaceAll(lb.noteFrom, nameMark, r.sender(d))
+	e, err := r.page(locale, subject, blocks, d, l)
+	if err != nil {
+		return Email{}, fmt.Errorf("render email: %w", err)
+	}
+	return e, nil
+}
+
+// textLocale is the language a clinic's own text is framed in: the person's.
+func textLocale(d Data) string {
+	if d.Locale != "" {
+		return strings.ToLower(d.Locale)
+	}
+	return templates.Fallback
+}
+
+// sender is who a message is from: d's sender, or the service.
+func (r *Renderer) sender(d Data) string {
+	if s := cleanText(d.Sender, MaxSenderLen); s != "" {
+		return s
+	}
+	return r.opts.ServiceName
 }
 
 // check reports a link a message must not carry.
@@ -239,11 +338,12 @@ func addressLines(s string) []string {
 }
 
 // vars cleans what the person typed before it reaches a template.
-func vars(d Data) templates.Vars {
+func (r *Renderer) vars(d Data) templates.Vars {
 	return templates.Vars{
 		FirstName: cleanText(d.FirstName, MaxNameLen),
 		Goal:      cleanText(d.Goal, maxGoalLen),
 		Week:      d.Week,
+		Sender:    r.sender(d),
 	}
 }
 

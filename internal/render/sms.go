@@ -28,7 +28,8 @@ const (
 )
 
 // SMS renders m's SMS line for d and appends footer. The text always starts
-// with the service name ("nudge: …"), typographic punctuation is replaced by
+// with the service name ("nudge: …"), or with d.Sender in its place when
+// there is one (a clinic's display name replaces the copy's "nudge:" lead), typographic punctuation is replaced by
 // its GSM-7 equivalent (’ → ', “ → ", – → -, … → ...), and the result fits
 // in [MaxSMSSegments] segments. When it does not, it tries in turn, keeping
 // the first that fits:
@@ -57,7 +58,8 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 	if d.WelcomeBack {
 		head = labelsFor(locale).smsWelcome
 	}
-	v := vars(d)
+	v := r.vars(d)
+	lead := r.sender(d)
 	tries := []templates.Vars{v}
 	if v.FirstName != "" {
 		v.FirstName = ""
@@ -73,10 +75,10 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 		if err != nil {
 			return "", fmt.Errorf("render sms %s: %w", m.File, err)
 		}
-		text = smartEncode(r.withServiceName(text) + tail)
+		text = smartEncode(r.withLead(text, lead) + tail)
 		if head != "" {
 			// "nudge: Welcome back! …", kept only while it fits.
-			name := r.opts.ServiceName + ": "
+			name := smartEncode(lead) + ": "
 			if welcomed := name + head + strings.TrimPrefix(text, name); strings.HasPrefix(text, name) {
 				if n, _ := GSM7Segments(welcomed); n <= MaxSMSSegments {
 					text = welcomed
@@ -98,15 +100,51 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 	return "", fmt.Errorf("render sms %s: %d segments even without the name, at most %d allowed", m.File, segments, MaxSMSSegments)
 }
 
-// withServiceName puts the service name first, as carriers and the design
-// want, unless the copy already starts with it.
-func (r *Renderer) withServiceName(s string) string {
+// withLead puts the sender first, as carriers and the design want. Copy
+// that already starts with the service name keeps it when the sender is the
+// service; for another sender, a leading "<service name>:" is replaced.
+func (r *Renderer) withLead(s, lead string) string {
 	name := r.opts.ServiceName
-	if len(s) >= len(name) && strings.EqualFold(s[:len(name)], name) {
+	starts := len(s) >= len(name) && strings.EqualFold(s[:len(name)], name)
+	switch {
+	case lead == name && starts:
 		return s
+	case starts && strings.HasPrefix(s[len(name):], ":"):
+		return lead + ": " + strings.TrimLeft(s[len(name)+1:], " ")
 	}
-	return name + ": " + s
+	return lead + ": " + s
 }
+
+// TextSMS renders a clinic's own text as an SMS for d: the sender first,
+// then the text as it was written (cleaned, never executed as a template),
+// then footer; typography made GSM-7 and, if that is what it takes to fit
+// in [MaxSMSSegments] segments, accents GSM-7 lacks taken off. A text that
+// still does not fit is an error: a clinic's words are never cut.
+func (r *Renderer) TextSMS(text string, d Data, footer SMSFooter) (string, error) {
+	body := cleanText(text, maxOwnTextLen)
+	if body == "" {
+		return "", errors.New("render sms: no text")
+	}
+	tail := ""
+	if footer == FooterOptOut {
+		tail = " " + labelsFor(textLocale(d)).optOut
+	}
+	out := smartEncode(r.sender(d) + ": " + body + tail)
+	n, gsm := GSM7Segments(out)
+	if n <= MaxSMSSegments {
+		return out, nil
+	}
+	if !gsm {
+		if m, _ := GSM7Segments(stripAccents(out)); m <= MaxSMSSegments {
+			return stripAccents(out), nil
+		}
+	}
+	return "", fmt.Errorf("render sms: the text takes %d segments with the sender and footer, at most %d allowed", n, MaxSMSSegments)
+}
+
+// SMSOptOut is the opt-out footer a text in locale ends with, for checking
+// a text's length before it is sent.
+func SMSOptOut(locale string) string { return labelsFor(locale).optOut }
 
 // The GSM 03.38 default alphabet (without the escape code) and its extension
 // table, whose characters take two septets.

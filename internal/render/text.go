@@ -27,6 +27,12 @@ func plainText(p page) string {
 		wrap(&b, p.ActionLabel+":", "", "")
 		b.WriteString(p.Action + "\n\n")
 	}
+	if len(p.SignOff) > 0 {
+		for _, line := range p.SignOff {
+			wrap(&b, line, "", "")
+		}
+		b.WriteByte('\n')
+	}
 	b.WriteString("-- \n")
 	b.WriteString(p.ManageLabel + ": " + p.Manage + "\n")
 	b.WriteString(p.UnsubscribeLabel + ": " + p.Unsubscribe + "\n")
