@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/task"
 	"github.com/nudgehq/nudge/scheduler"
@@ -24,17 +25,42 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
+// Notifier raises a clinic's events (notify.Notifier satisfies it).
+type Notifier interface {
+	Emit(ctx context.Context, clinicID, eventType string, data any) error
+}
+
 // Service carries out subscription changes.
 type Service struct {
 	store  *store.Store
 	enq    Enqueuer
 	now    func() time.Time
 	logger *slog.Logger
+	events Notifier // nil: no clinic events
 }
 
 // New returns a Service.
 func New(st *store.Store, enq Enqueuer, now func() time.Time, logger *slog.Logger) *Service {
 	return &Service{store: st, enq: enq, now: now, logger: logger}
+}
+
+// WithNotifier returns a copy of s that tells a client's clinic when the
+// client confirms or unsubscribes.
+func (s *Service) WithNotifier(n Notifier) *Service {
+	c := *s
+	c.events = n
+	return &c
+}
+
+// emit raises a clinic's event. The change it reports is made already, so a
+// failure to raise it is logged, not returned.
+func (s *Service) emit(ctx context.Context, sub domain.Subscriber, eventType string, data any) {
+	if s.events == nil || sub.Clinic == "" {
+		return
+	}
+	if err := s.events.Emit(ctx, sub.Clinic, eventType, data); err != nil {
+		s.logger.Warn("could not raise a clinic event", "clinic_id", sub.Clinic, "subscriber_id", sub.ID, "type", eventType, "err", err)
+	}
 }
 
 // Origin is where a request came from, for the consent ledger.
@@ -120,6 +146,11 @@ func (s *Service) Confirm(ctx context.Context, id string, o Origin) error {
 		return err
 	}
 	s.logger.Info("subscriber confirmed", "subscriber_id", id)
+	if sub.Clinic != "" {
+		// A client hears from their clinic, not from the public list.
+		s.emit(ctx, sub, notify.ClientConfirmed, notify.Confirmed{ClientID: id, Channel: string(domain.Email)})
+		return nil
+	}
 	t, err := task.NewSendNotice(task.SendNotice{SubscriberID: id, Kind: task.NoticeWelcome, Nonce: "1"})
 	if err != nil {
 		return err
@@ -166,12 +197,20 @@ func (s *Service) ConfirmSMS(ctx context.Context, id string, ev store.ConsentEve
 		if err != nil || ok {
 			if ok {
 				s.logger.Info("subscriber confirmed by sms", "subscriber_id", id)
+				s.emit(ctx, sub, notify.ClientConfirmed, notify.Confirmed{ClientID: id, Channel: string(domain.SMS)})
 			}
 			return err
 		}
 	}
-	_, err = s.store.ConfirmSMS(ctx, id, ev)
-	return err
+	if _, err = s.store.ConfirmSMS(ctx, id, ev); err != nil {
+		return err
+	}
+	// Texts turned on (a first YES after the email link, or a START after a
+	// STOP) confirm the SMS channel; a YES while they are on changes nothing.
+	if sub.SMSStatus != domain.SMSActive {
+		s.emit(ctx, sub, notify.ClientConfirmed, notify.Confirmed{ClientID: id, Channel: string(domain.SMS)})
+	}
+	return nil
 }
 
 // Unsubscribe stops every message to the subscriber at once, including any
@@ -186,6 +225,12 @@ func (s *Service) Unsubscribe(ctx context.Context, id string, o Origin) error {
 	}
 	if changed {
 		s.logger.Info("subscriber unsubscribed", "subscriber_id", id, "source", o.Source)
+		if s.events != nil {
+			if sub, err := s.store.Subscriber(ctx, id); err == nil {
+				// An unsubscribe stops every message, texts included.
+				s.emit(ctx, sub, notify.ClientOptedOut, notify.OptedOut{ClientID: id, Channel: notify.OptOutAll, Source: o.Source})
+			}
+		}
 	}
 	return nil
 }

@@ -159,7 +159,8 @@ func NewDeliverPrompt(p DeliverPrompt, delay time.Duration) (*asynq.Task, error)
 }
 
 // WebhookMaxRetry is how often a clinic's webhook is tried again: with the
-// worker's backoff, over about a day.
+// worker's backoff (30 s doubling up to 1 h, worker.RetryDelay), over about
+// four hours.
 const WebhookMaxRetry = 10
 
 // DeliverWebhook asks the worker to post one event to a clinic's webhook

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/keyword"
+	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/store"
 )
 
@@ -58,24 +61,22 @@ func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
 }
 
 // handleInbound acts on one message and returns the reply text ("" for none).
+//
+// One number can belong to several records: a public subscriber and
+// clients of clinics. A reply, YES/START or PAUSE goes to the record that
+// last texted the number (else the public one); a STOP goes to every record
+// holding the number, since the carrier stops our number for all of them.
 func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (string, error) {
 	now := t.now()
 	m := keyword.Read(body)
-	id, err := t.store.SubscriberByPhone(ctx, from)
-	known := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	sub, known, err := t.replyTarget(ctx, from)
+	if err != nil {
 		return "", err
 	}
+	id := sub.ID
 	locale := "en"
-	var sub domain.Subscriber
-	if known {
-		if sub, err = t.store.Subscriber(ctx, id); errors.Is(err, store.ErrNotFound) {
-			known = false
-		} else if err != nil {
-			return "", err
-		} else if sub.Locale == "es" {
-			locale = "es"
-		}
+	if known && sub.Locale == "es" {
+		locale = "es"
 	}
 	words := replies[locale]
 	log := t.logger.With("sid", sid, "kind", m.Kind.String())
@@ -91,7 +92,7 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 			if err := t.store.Pause(ctx, id, now.Add(PauseFor), ev); err != nil {
 				return "", err
 			}
-			if err := t.keep(ctx, id, sub, m, body, now); err != nil {
+			if err := t.keep(ctx, sub, m, body, now, true); err != nil {
 				return "", err
 			}
 		}
@@ -101,11 +102,7 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 	switch m.Kind {
 	case keyword.Stop:
 		ev.Action = store.ConsentSMSStop
-		if known {
-			if err := t.store.StopSMS(ctx, id, ev); err != nil {
-				return "", err
-			}
-		} else if err := t.store.Suppress(ctx, from); err != nil {
+		if err := t.stopAll(ctx, log, from, sub, known, ev); err != nil {
 			return "", err
 		}
 		log.Info("sms opt-out")
@@ -139,7 +136,7 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 		if !known {
 			return "", nil
 		}
-		if err := t.keep(ctx, id, sub, m, body, now); err != nil {
+		if err := t.keep(ctx, sub, m, body, now, false); err != nil {
 			return "", err
 		}
 		log.Info("reply kept")
@@ -147,15 +144,101 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 	}
 }
 
-func (t *Twilio) keep(ctx context.Context, id string, sub domain.Subscriber, m keyword.Match, body string, now time.Time) error {
+// replyTarget finds the record a text from a number answers: the one that
+// last texted it, else the public subscriber with the number. A routed
+// record that is gone, or no longer holds the number, gives way to the
+// public one.
+func (t *Twilio) replyTarget(ctx context.Context, from string) (domain.Subscriber, bool, error) {
+	load := func(id string, err error) (domain.Subscriber, bool, error) {
+		if errors.Is(err, store.ErrNotFound) {
+			return domain.Subscriber{}, false, nil
+		}
+		if err != nil {
+			return domain.Subscriber{}, false, err
+		}
+		sub, err := t.store.Subscriber(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return domain.Subscriber{}, false, nil
+		}
+		if err != nil {
+			return domain.Subscriber{}, false, err
+		}
+		return sub, sub.Phone == from, nil
+	}
+	sub, ok, err := load(t.store.ReplyTarget(ctx, from))
+	if ok || err != nil {
+		return sub, ok, err
+	}
+	return load(t.store.SubscriberByPhone(ctx, from))
+}
+
+// stopAll stops texts to every record holding the number (and suppresses
+// the number even when no record does), and tells the clinic of each client
+// that had texts on.
+func (t *Twilio) stopAll(ctx context.Context, log *slog.Logger, from string, target domain.Subscriber, known bool, ev store.ConsentEvent) error {
+	ids, err := t.store.PhoneOwners(ctx, from)
+	if err != nil {
+		return err
+	}
+	if known && !slices.Contains(ids, target.ID) {
+		ids = append(ids, target.ID)
+	}
+	stopped := 0
+	for _, id := range ids {
+		sub, err := t.store.Subscriber(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if sub.Phone != from {
+			continue // the record holds another number now
+		}
+		if err := t.store.StopSMS(ctx, id, ev); err != nil {
+			return err
+		}
+		stopped++
+		if sub.Clinic != "" && sub.SMSStatus != domain.SMSStopped {
+			t.emit(ctx, log, sub, notify.ClientOptedOut, notify.OptedOut{ClientID: sub.ID, Channel: notify.OptOutSMS, Source: ev.Source})
+		}
+	}
+	if stopped == 0 {
+		return t.store.Suppress(ctx, from)
+	}
+	return nil
+}
+
+// keep stores a reply; a client's reply is also sent to their clinic.
+func (t *Twilio) keep(ctx context.Context, sub domain.Subscriber, m keyword.Match, body string, now time.Time, inCrisis bool) error {
 	r := store.Reply{At: now, Channel: string(domain.SMS), Nudge: sub.LastNudge, Rating: m.Rating}
 	if m.Kind != keyword.Rating {
 		r.Text = strings.ToValidUTF8(strings.TrimSpace(body), "")
 		if len(r.Text) > maxReplyText {
-			r.Text = r.Text[:maxReplyText]
+			r.Text = strings.ToValidUTF8(r.Text[:maxReplyText], "")
 		}
 	}
-	return t.store.AddReply(ctx, id, r)
+	if err := t.store.AddReply(ctx, sub.ID, r); err != nil {
+		return err
+	}
+	if sub.Clinic != "" {
+		t.emit(ctx, t.logger, sub, notify.ClientReplied, notify.Replied{
+			ClientID: sub.ID, At: now.UTC().Format(time.RFC3339), Channel: string(domain.SMS),
+			Rating: r.Rating, Text: r.Text, InReplyTo: r.Nudge, Crisis: inCrisis,
+		})
+	}
+	return nil
+}
+
+// emit raises a clinic's event. What it reports is done already, so a
+// failure is logged (ids only), not returned.
+func (t *Twilio) emit(ctx context.Context, log *slog.Logger, sub domain.Subscriber, eventType string, data any) {
+	if t.events == nil {
+		return
+	}
+	if err := t.events.Emit(ctx, sub.Clinic, eventType, data); err != nil {
+		log.Warn("could not raise a clinic event", "clinic_id", sub.Clinic, "subscriber_id", sub.ID, "type", eventType, "err", err)
+	}
 }
 
 // isCarrierKeyword reports whether the body is a bare opt-out word that the

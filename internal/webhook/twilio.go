@@ -23,6 +23,11 @@ type SMSConfirmer interface {
 	ConfirmSMS(ctx context.Context, id string, ev store.ConsentEvent) error
 }
 
+// Notifier raises a clinic's events (notify.Notifier satisfies it).
+type Notifier interface {
+	Emit(ctx context.Context, clinicID, eventType string, data any) error
+}
+
 // Twilio serves Twilio's webhooks.
 type Twilio struct {
 	store     *store.Store
@@ -31,12 +36,21 @@ type Twilio struct {
 	base      string
 	now       func() time.Time
 	logger    *slog.Logger
+	events    Notifier // nil: no clinic events
 }
 
 // NewTwilio returns the handlers. base is the public base URL (no trailing
 // slash); authToken is the account's auth token that signs every request.
 func NewTwilio(st *store.Store, confirm SMSConfirmer, authToken, base string, now func() time.Time, logger *slog.Logger) *Twilio {
 	return &Twilio{store: st, confirm: confirm, validator: client.NewRequestValidator(authToken), base: strings.TrimRight(base, "/"), now: now, logger: logger}
+}
+
+// WithNotifier returns a copy of t that tells a client's clinic about the
+// client's replies and STOPs.
+func (t *Twilio) WithNotifier(n Notifier) *Twilio {
+	c := *t
+	c.events = n
+	return &c
 }
 
 // Register adds the routes to mux.

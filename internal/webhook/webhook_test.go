@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/redistest"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
@@ -45,7 +46,11 @@ func setup(t *testing.T, locale string) *bundle {
 	t.Parallel()
 	b := &bundle{st: store.New(redistest.Client(t, redistest.DBSMS), redistest.Prefix(t))}
 	mux := http.NewServeMux()
-	webhook.NewTwilio(b.st, subscription.New(b.st, asynq.NewClientFromRedisClient(b.st.Redis()), func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil))), authToken, base, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil))).Register(mux)
+	clock := func() time.Time { return now }
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	queue := asynq.NewClientFromRedisClient(b.st.Redis())
+	events := &notify.Notifier{Store: b.st, Enqueue: queue, Now: clock, Logger: logger}
+	webhook.NewTwilio(b.st, subscription.New(b.st, queue, clock, logger).WithNotifier(events), authToken, base, clock, logger).WithNotifier(events).Register(mux)
 	b.srv = httptest.NewServer(mux)
 	t.Cleanup(b.srv.Close)
 	res, err := b.st.Signup(context.Background(), domain.Subscriber{FirstName: "Sam", Email: "sam@example.org", Phone: phone, TimeZone: "Europe/London", Locale: locale,
