@@ -1,7 +1,8 @@
 // Package scheduler decides when nudges go out: the recurrence rules of the
 // weekly check-in, the gratitude prompt and the monthly review, clinic prompt
-// rules, the SMS quiet-hours window, and the planner that turns due schedules
-// into queued tasks (planner.go).
+// rules, the SMS quiet-hours window, the planner that turns due schedules
+// into queued tasks (planner.go), and the prompt planner that does the same
+// for clinics' planned prompt occurrences (prompts.go).
 //
 // The rules, ResolveLocal and the window are pure functions of (rule, zone,
 // instant): they never read the clock or keep state, so the same inputs

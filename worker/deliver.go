@@ -43,7 +43,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 		log.Info("nudge skipped", "reason", reason)
 		var errs []error
 		for _, c := range channels {
-			errs = append(errs, h.d.Store.SkipDelivery(ctx, key(c), reason, now))
+			errs = append(errs, h.skip(ctx, log, sub, key(c), reason))
 		}
 		return errors.Join(errs...)
 	}
@@ -82,7 +82,9 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 		case domain.Email:
 			errs = append(errs, h.deliverEmail(ctx, clog, key(c), sub, p, msg, data))
 		case domain.SMS:
-			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, msg, data))
+			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, func(f render.SMSFooter) (string, error) {
+				return h.d.Renderer.SMS(msg, data, f)
+			}))
 		}
 	}
 	if err := combine(errs); err != nil {
@@ -132,17 +134,30 @@ func combine(errs []error) error {
 }
 
 func (h *Handler) deliverEmail(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, p task.DeliverNudge, msg *templates.Message, data render.Data) error {
+	return h.deliverEmailAs(ctx, log, key, sub, p.ID(), h.d.From, func(l render.Links) (render.Email, error) {
+		out, err := h.d.Renderer.Email(msg, data, l)
+		if err != nil {
+			return out, fmt.Errorf("%s step %d: %w", p.Program, p.Step, err)
+		}
+		return out, nil
+	})
+}
+
+// deliverEmailAs sends one nudge or prompt by email, From from, unless the
+// address is suppressed on sub's list. build renders it with the footer's
+// links; messageKey makes its Message-ID.
+func (h *Handler) deliverEmailAs(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, messageKey, from string, build func(render.Links) (render.Email, error)) error {
 	if sup, err := h.d.Store.EmailSuppressed(ctx, sub); err != nil {
 		return err
 	} else if sup {
 		log.Info("nudge skipped", "reason", "address suppressed")
-		return h.d.Store.SkipDelivery(ctx, key, "address suppressed", h.d.Now())
+		return h.skip(ctx, log, sub, key, "address suppressed")
 	}
-	out, err := h.d.Renderer.Email(msg, data, render.Links{Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID)})
+	out, err := build(render.Links{Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID)})
 	if err != nil {
-		return fmt.Errorf("render %s step %d: %v: %w", p.Program, p.Step, err, asynq.SkipRetry)
+		return errors.Join(h.skip(ctx, log, sub, key, "the message could not be rendered"), fmt.Errorf("render email: %v: %w", err, asynq.SkipRetry))
 	}
-	return h.send(ctx, log, key, sub, out, p.ID())
+	return h.sendAs(ctx, log, key, sub, out, messageKey, from)
 }
 
 // inWindow reports whether now is inside the subscriber's SMS window.

@@ -55,14 +55,20 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig) *asynq.Server {
 
 // RetryDelay backs off 15 s, 30 s, 1 min, 2 min, … up to 15 min: retries end
 // well inside the grace window, after which the worker records "too late".
-// A task whose worker died (its lease ran out) is run again at once: the
-// delivery record decides whether that run may send.
-func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
+// A clinic's webhook backs off longer, 30 s, 1 min, 2 min, … up to 1 h, so
+// an endpoint that is down for a few hours still gets its events. A task
+// whose worker died (its lease ran out) is run again at once: the delivery
+// record decides whether that run may send.
+func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return time.Second
 	}
-	d := time.Duration(float64(15*time.Second) * math.Pow(2, float64(n)))
-	return min(d, 15*time.Minute)
+	first, most := 15*time.Second, 15*time.Minute
+	if t != nil && t.Type() == task.TypeDeliverWebhook {
+		first, most = 30*time.Second, time.Hour
+	}
+	d := time.Duration(float64(first) * math.Pow(2, float64(min(n, 20))))
+	return min(d, most)
 }
 
 // AsynqLogger adapts slog to asynq's printf-style Logger.

@@ -20,31 +20,33 @@ import (
 // words after the first one did.
 const OptOutReminder = 30 * 24 * time.Hour
 
-// deliverSMS sends one nudge by text: inside the subscriber's quiet-hours
-// window only, within the shared rate, claimed before the provider call.
-func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, msg *templates.Message, data render.Data) error {
+// deliverSMS sends one nudge or prompt by text: inside the subscriber's
+// quiet-hours window only, within the shared rate, claimed before the
+// provider call. text renders the body with the footer it is given.
+func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, text func(render.SMSFooter) (string, error)) error {
 	now := h.d.Now()
 	if h.d.SMS == nil {
 		log.Warn("nudge skipped", "reason", "no SMS channel configured")
-		return h.d.Store.SkipDelivery(ctx, key, "no SMS channel configured", now)
+		return h.skip(ctx, log, sub, key, "no SMS channel configured")
 	}
 	if sup, err := h.d.Store.Suppressed(ctx, sub.Phone); err != nil {
 		return err
 	} else if sup {
 		log.Info("nudge skipped", "reason", "number suppressed")
-		return h.d.Store.SkipDelivery(ctx, key, "number suppressed", now)
+		return h.skip(ctx, log, sub, key, "number suppressed")
 	}
 	if !h.inWindow(sub, now) {
 		log.Info("nudge skipped", "reason", "outside quiet-hours window")
-		return h.d.Store.SkipDelivery(ctx, key, "outside the SMS window "+h.d.SMSWindow.String(), now)
+		return h.skip(ctx, log, sub, key, "outside the SMS window "+h.d.SMSWindow.String())
 	}
 	footer := render.FooterNone
 	if sub.SMSFooterAt.IsZero() || now.Sub(sub.SMSFooterAt) >= OptOutReminder {
 		footer = render.FooterOptOut
 	}
-	body, err := h.d.Renderer.SMS(msg, data, footer)
+	body, err := text(footer)
 	if err != nil {
-		return fmt.Errorf("render sms: %v: %w", err, asynq.SkipRetry)
+		// No retry can make it fit: say so in the record.
+		return errors.Join(h.skip(ctx, log, sub, key, "the message does not fit in a text"), fmt.Errorf("render sms: %v: %w", err, asynq.SkipRetry))
 	}
 
 	return h.sendText(ctx, log, key, sub, body, footer == render.FooterOptOut)
@@ -61,6 +63,7 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 		}
 		return err
 	}
+	h.index(ctx, log, sub, key)
 	if h.d.SMSLimit != nil {
 		if err := h.d.SMSLimit.Wait(ctx); err != nil {
 			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the sms rate: %w", err))
@@ -80,6 +83,10 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 			if err := h.d.Store.MarkSMSFooter(ctx, sub.ID, now); err != nil {
 				log.Warn("could not record the opt-out footer", "err", err)
 			}
+		}
+		// A reply from the number answers whoever texted it last.
+		if err := h.d.Store.RouteReplies(ctx, sub.Phone, sub.ID); err != nil {
+			log.Warn("could not route replies", "err", err)
 		}
 		log.Info("sms sent", "sid", sid)
 		return nil
@@ -132,13 +139,22 @@ func (h *Handler) SendSMSConfirm(ctx context.Context, t *asynq.Task) error {
 		log.Info("sms confirmation skipped", "reason", "number suppressed")
 		return nil
 	}
-	msg, err := h.d.Library.System("sms-confirm", sub.Locale)
-	if err != nil {
-		return fmt.Errorf("load sms-confirm: %v: %w", err, asynq.SkipRetry)
+	// A clinic's client is asked in the clinic's name and neutral words.
+	name, data := templates.SMSConfirm, render.Data{FirstName: sub.FirstName, Locale: sub.Locale}
+	if sub.Clinic != "" {
+		c, err := h.d.Store.Clinic(ctx, sub.Clinic)
+		if err != nil {
+			return err
+		}
+		name, data.Sender = templates.ClinicSMSConfirm, c.DisplayName
 	}
-	body, err := h.d.Renderer.SMS(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale}, render.FooterOptOut)
+	msg, err := h.d.Library.System(name, sub.Locale)
 	if err != nil {
-		return fmt.Errorf("render sms-confirm: %v: %w", err, asynq.SkipRetry)
+		return fmt.Errorf("load %s: %v: %w", name, err, asynq.SkipRetry)
+	}
+	body, err := h.d.Renderer.SMS(msg, data, render.FooterOptOut)
+	if err != nil {
+		return fmt.Errorf("render %s: %v: %w", name, err, asynq.SkipRetry)
 	}
 	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-sms-confirm", Date: p.Nonce, Channel: domain.SMS}
 	return h.sendText(ctx, log, key, sub, body, true)

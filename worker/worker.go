@@ -1,5 +1,7 @@
 // Package worker holds the asynq handlers that turn queued tasks into
-// messages: deliver a nudge, send a confirmation, send a one-off notice.
+// messages: deliver a nudge, deliver a clinic's between-session prompt
+// (prompt.go), send a confirmation, send a one-off notice, post a clinic's
+// event to its webhook URL.
 //
 // Every handler re-reads the subscriber when it runs, so an unsubscribe, a
 // schedule change or an erasure made after the task was queued wins. Before a
@@ -7,6 +9,13 @@
 // that finds the message sent stops, and one that finds a claim left by a
 // crashed attempt records "unknown" instead of sending again: a rare miss is
 // better than a duplicate.
+//
+// A clinic's client hears from the clinic: its confirmations use the clinic's
+// neutral wording, every text opens with the clinic's display name and every
+// email is sent From it (with the service's address) and signed with its
+// sign-off. Each delivery record of a client is indexed for the clinic API,
+// and after any text is accepted, replies from the number are routed to the
+// record that sent it.
 package worker
 
 import (
@@ -14,6 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/mail"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -63,13 +74,22 @@ type Deps struct {
 	Grace     time.Duration // how late a nudge may still go out
 	Now       func() time.Time
 	Logger    *slog.Logger
+	// Webhooks posts clinics' events; nil: NewWebhookClient's.
+	Webhooks *http.Client
+	// Events raises clinics' events (delivery.failed); nil: none.
+	Events Notifier
 }
 
 // Handler handles every task type nudge queues.
 type Handler struct{ d Deps }
 
 // New returns a Handler.
-func New(d Deps) *Handler { return &Handler{d: d} }
+func New(d Deps) *Handler {
+	if d.Webhooks == nil {
+		d.Webhooks = NewWebhookClient()
+	}
+	return &Handler{d: d}
+}
 
 // Mux routes each task type to its handler.
 func (h *Handler) Mux() *asynq.ServeMux {
@@ -78,6 +98,8 @@ func (h *Handler) Mux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeSendConfirmation, h.SendConfirmation)
 	mux.HandleFunc(task.TypeSendNotice, h.SendNotice)
 	mux.HandleFunc(task.TypeSendSMSConfirm, h.SendSMSConfirm)
+	mux.HandleFunc(task.TypeDeliverPrompt, h.DeliverPrompt)
+	mux.HandleFunc(task.TypeDeliverWebhook, h.DeliverWebhook)
 	return mux
 }
 
@@ -100,11 +122,20 @@ func (h *Handler) SendConfirmation(ctx context.Context, t *asynq.Task) error {
 		log.Info("confirmation skipped", "reason", "subscriber "+string(sub.Status))
 		return nil
 	}
-	msg, err := h.d.Library.System("confirm", sub.Locale)
-	if err != nil {
-		return fmt.Errorf("load confirm message: %v: %w", err, asynq.SkipRetry)
+	// A clinic's client is asked in the clinic's name and neutral words.
+	name, data, from := templates.Confirm, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1}, h.d.From
+	if sub.Clinic != "" {
+		c, err := h.d.Store.Clinic(ctx, sub.Clinic)
+		if err != nil {
+			return err
+		}
+		name, data.Sender, data.SignOff, from = templates.ClinicConfirm, c.DisplayName, c.SignOff, h.fromClinic(c)
 	}
-	out, err := h.d.Renderer.Email(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1}, render.Links{
+	msg, err := h.d.Library.System(name, sub.Locale)
+	if err != nil {
+		return fmt.Errorf("load %s message: %v: %w", name, err, asynq.SkipRetry)
+	}
+	out, err := h.d.Renderer.Email(msg, data, render.Links{
 		Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID),
 		Action: h.d.Links.Confirm(sub.ID), ActionLabel: confirmLabel(sub.Locale),
 	})
@@ -112,7 +143,7 @@ func (h *Handler) SendConfirmation(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("render confirmation: %v: %w", err, asynq.SkipRetry)
 	}
 	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-confirm", Date: p.Nonce, Channel: domain.Email}
-	return h.send(ctx, log, key, sub, out, "confirm."+sub.ID+"."+p.Nonce)
+	return h.sendAs(ctx, log, key, sub, out, "confirm."+sub.ID+"."+p.Nonce, from)
 }
 
 // SendNotice sends a one-off system email (already subscribed, welcome) to
@@ -133,6 +164,12 @@ func (h *Handler) SendNotice(ctx context.Context, t *asynq.Task) error {
 	}
 	if sub.Status != domain.Active {
 		log.Info("notice skipped", "reason", "subscriber "+string(sub.Status))
+		return nil
+	}
+	if sub.Clinic != "" {
+		// The notices speak of the public programs; a clinic's client hears
+		// only from the clinic.
+		log.Info("notice skipped", "reason", "not for a clinic's client")
 		return nil
 	}
 	msg, err := h.d.Library.System(p.Kind, sub.Locale)
@@ -156,9 +193,45 @@ func confirmLabel(locale string) string {
 	return "Yes, send me these"
 }
 
-// send claims the occurrence, calls the provider once and records the outcome.
-// Errors are classified here and only here.
+// fromClinic is the From header of a clinic's email: the clinic's display
+// name with the service's own address.
+func (h *Handler) fromClinic(c domain.Clinic) string {
+	a, err := mail.ParseAddress(h.d.From)
+	if err != nil || c.DisplayName == "" {
+		return h.d.From
+	}
+	a.Name = c.DisplayName
+	return a.String()
+}
+
+// skip records that a delivery was not made on purpose, and why.
+func (h *Handler) skip(ctx context.Context, log *slog.Logger, sub domain.Subscriber, key store.DeliveryKey, reason string) error {
+	if err := h.d.Store.SkipDelivery(ctx, key, reason, h.d.Now()); err != nil {
+		return err
+	}
+	h.index(ctx, log, sub, key)
+	return nil
+}
+
+// index lists a clinic client's delivery record for the clinic API. A
+// failure costs the listing, never the delivery: it is only logged.
+func (h *Handler) index(ctx context.Context, log *slog.Logger, sub domain.Subscriber, key store.DeliveryKey) {
+	if sub.Clinic == "" {
+		return
+	}
+	if err := h.d.Store.IndexDelivery(ctx, key, h.d.Now()); err != nil {
+		log.Warn("could not index the delivery record", "err", err)
+	}
+}
+
+// send sends an email from the service; see sendAs.
 func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, out render.Email, messageKey string) error {
+	return h.sendAs(ctx, log, key, sub, out, messageKey, h.d.From)
+}
+
+// sendAs claims the occurrence, calls the provider once with the From header
+// from, and records the outcome. Errors are classified here and only here.
+func (h *Handler) sendAs(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, out render.Email, messageKey, from string) error {
 	now := h.d.Now()
 	if err := h.d.Store.ClaimDelivery(ctx, key, now); err != nil {
 		if st, ok := store.IsAlreadyHandled(err); ok {
@@ -167,6 +240,7 @@ func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.Delivery
 		}
 		return err
 	}
+	h.index(ctx, log, sub, key)
 	if h.d.EmailLimit != nil {
 		if err := h.d.EmailLimit.Wait(ctx); err != nil {
 			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the email rate: %w", err))
@@ -174,7 +248,7 @@ func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.Delivery
 	}
 	unsubscribe := h.d.Links.Unsubscribe(sub.ID)
 	m := email.Message{
-		From: h.d.From, To: sub.Email, Subject: out.Subject, Text: out.Text, HTML: out.HTML,
+		From: from, To: sub.Email, Subject: out.Subject, Text: out.Text, HTML: out.HTML,
 		MessageID: "<" + messageKey + "@" + h.d.Links.Host() + ">",
 		Headers: map[string]string{
 			"List-Unsubscribe":      "<" + unsubscribe + ">",
@@ -222,6 +296,9 @@ func (h *Handler) temporary(ctx context.Context, log *slog.Logger, key store.Del
 // end records a final outcome other than sent and stops asynq's retries.
 func (h *Handler) end(ctx context.Context, log *slog.Logger, key store.DeliveryKey, st store.DeliveryState, reason string, err error) error {
 	log.Warn("delivery ended", "state", st, "reason", reason)
+	if st == store.Failed {
+		defer h.clientFailed(ctx, log, key, reason) // after the record is written
+	}
 	return errors.Join(h.d.Store.FinishDelivery(ctx, key, st, "", reason, h.d.Now()), fmt.Errorf("send %s: %w: %w", key.Channel, err, asynq.SkipRetry))
 }
 
