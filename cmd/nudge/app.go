@@ -12,9 +12,11 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/api"
 	"github.com/nudgehq/nudge/internal/config"
 	"github.com/nudgehq/nudge/internal/email"
 	"github.com/nudgehq/nudge/internal/links"
+	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/outbox"
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/ratelimit"
@@ -221,6 +223,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links,
 			Email: a.email, SMS: a.sms, SMSWindow: a.cfg.SMSWindow,
 			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
+			Events: a.events(),
 		}
 		// Rates are shared with every other worker, so the limiters read
 		// Redis's clock (nil): one clock for the whole fleet.
@@ -251,6 +254,15 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			}
 		})
 		a.logger.Info("planner started", "interval", a.cfg.PlannerInterval.String())
+		prompts := scheduler.NewPromptPlanner(scheduler.PromptPlannerConfig{
+			Store: a.store, Enqueuer: a.queue, Now: a.now, Logger: a.logger.With("component", "prompt-planner"),
+			Horizon: a.cfg.PlannerHorizon,
+		})
+		wg.Go(func() {
+			if err := prompts.Run(ctx, a.cfg.PlannerInterval); err != nil {
+				fail(fmt.Errorf("prompt planner: %w", err))
+			}
+		})
 		exp := subscription.NewExpirer(a.store, a.queue, a.manager(), a.now, a.logger.With("component", "expirer"))
 		wg.Go(func() {
 			if err := exp.Run(ctx, time.Minute); err != nil {
@@ -280,7 +292,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 }
 
 func (a *App) webHandler() (http.Handler, error) {
-	subs := subscription.New(a.store, a.queue, a.now, a.logger)
+	subs := subscription.New(a.store, a.queue, a.now, a.logger).WithNotifier(a.events())
 	s, err := web.New(web.Deps{
 		Subscriptions: subs,
 		Manage:        a.manager(),
@@ -299,15 +311,31 @@ func (a *App) webHandler() (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build web tier: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/", s.Handler())
+	// The clinic API is called with bearer keys, never cookies: it sits
+	// beside the browser routes, outside the cross-origin protection.
+	clinicAPI, err := api.New(api.Config{
+		Service: a.clinicService(), Store: a.store, Secret: []byte(a.cfg.Secret),
+		Now: a.now, Logger: a.logger.With("component", "api"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build clinic api: %w", err)
+	}
+	mux.Handle(api.Prefix, clinicAPI.Handler())
 	if !a.cfg.SMSEnabled() {
-		return s.Handler(), nil
+		return mux, nil
 	}
 	// Twilio's webhooks are signed server-to-server calls: they sit beside
 	// the browser routes, outside the cross-origin protection.
-	mux := http.NewServeMux()
-	mux.Handle("/", s.Handler())
-	webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).Register(mux)
+	webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events()).Register(mux)
 	return mux, nil
+}
+
+// events raises clinics' webhook events: stored in Redis and posted by the
+// worker (worker.DeliverWebhook) on the low queue.
+func (a *App) events() *notify.Notifier {
+	return &notify.Notifier{Store: a.store, Enqueue: a.queue, Now: a.now, Logger: a.logger.With("component", "events")}
 }
 
 // manager carries out the preference centre's changes and erasures.

@@ -108,10 +108,12 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stdout, "display name   %s\n", c.Clinic.DisplayName)
 		fmt.Fprintf(stdout, "caps           %d a day, %d a week\n", c.Clinic.CapDay, c.Clinic.CapWeek)
 		fmt.Fprintf(stdout, "api key        %s\n", c.APIKey)
+		kept := "The API key is shown this once: keep it now."
 		if c.Clinic.WebhookURL != "" {
 			fmt.Fprintf(stdout, "webhook secret %s\n", c.WebhookSecret)
+			kept = "The API key and the webhook secret are shown this once: keep them now."
 		}
-		fmt.Fprintln(stdout, "\nThe API key and the webhook secret are shown this once: keep them now.")
+		fmt.Fprintf(stdout, "\n%s\n", kept)
 	case "list":
 		cs, err := svc.Clinics(ctx)
 		if err != nil {
