@@ -27,7 +27,9 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	now := h.d.Now()
 	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "program", p.Program, "date", p.Date)
 
-	sub, err := h.d.Store.Subscriber(ctx, p.SubscriberID)
+	// One round trip reads both; the claim checks suppression and the
+	// "sent" record carries the latest-nudge mark, so a nudge takes three.
+	sub, sc, scheduled, err := h.d.Store.SubscriberWithSchedule(ctx, p.SubscriberID, p.Program)
 	if errors.Is(err, store.ErrNotFound) {
 		log.Info("nudge skipped", "reason", "subscriber gone")
 		return nil // erased: nothing to record against
@@ -53,12 +55,8 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	if now.Before(sub.PausedUntil) {
 		return skipAll("paused")
 	}
-	sc, err := h.d.Store.Schedule(ctx, p.SubscriberID, p.Program)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && sc.Version != p.Version) {
+	if !scheduled || sc.Version != p.Version {
 		return skipAll("schedule changed since planned")
-	}
-	if err != nil {
-		return err
 	}
 	if late := now.Sub(time.Unix(p.At, 0)); late > h.d.Grace {
 		return skipAll(fmt.Sprintf("too late (%s after its time)", late.Round(time.Minute)))
@@ -75,23 +73,22 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	welcomeBack := !sub.PausedUntil.IsZero()
 	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week, WelcomeBack: welcomeBack}
 
+	// A reply from now on answers this nudge: marked with its "sent" record.
+	lastNudge := string(p.Program) + ":" + p.Date
 	var errs []error
 	for _, c := range channels {
 		clog := log.With("channel", c)
 		switch c {
 		case domain.Email:
-			errs = append(errs, h.deliverEmail(ctx, clog, key(c), sub, p, msg, data))
+			errs = append(errs, h.deliverEmail(ctx, clog, key(c), sub, p, msg, data, lastNudge))
 		case domain.SMS:
-			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, func(f render.SMSFooter) (string, error) {
+			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, lastNudge, func(f render.SMSFooter) (string, error) {
 				return h.d.Renderer.SMS(msg, data, f)
 			}))
 		}
 	}
 	if err := combine(errs); err != nil {
 		return err
-	}
-	if err := h.d.Store.MarkLastNudge(ctx, sub.ID, p.Program, p.Date); err != nil {
-		log.Warn("could not record the latest nudge", "err", err)
 	}
 	if welcomeBack {
 		if err := h.d.Store.Pause(ctx, sub.ID, time.Time{}, store.ConsentEvent{}); err != nil {
@@ -133,8 +130,8 @@ func combine(errs []error) error {
 	return errors.Join(final...)
 }
 
-func (h *Handler) deliverEmail(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, p task.DeliverNudge, msg *templates.Message, data render.Data) error {
-	return h.deliverEmailAs(ctx, log, key, sub, p.ID(), h.d.From, func(l render.Links) (render.Email, error) {
+func (h *Handler) deliverEmail(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, p task.DeliverNudge, msg *templates.Message, data render.Data, lastNudge string) error {
+	return h.deliverEmailAs(ctx, log, key, sub, p.ID(), h.d.From, lastNudge, func(l render.Links) (render.Email, error) {
 		out, err := h.d.Renderer.Email(msg, data, l)
 		if err != nil {
 			return out, fmt.Errorf("%s step %d: %w", p.Program, p.Step, err)
@@ -144,20 +141,16 @@ func (h *Handler) deliverEmail(ctx context.Context, log *slog.Logger, key store.
 }
 
 // deliverEmailAs sends one nudge or prompt by email, From from, unless the
-// address is suppressed on sub's list. build renders it with the footer's
-// links; messageKey makes its Message-ID.
-func (h *Handler) deliverEmailAs(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, messageKey, from string, build func(render.Links) (render.Email, error)) error {
-	if sup, err := h.d.Store.EmailSuppressed(ctx, sub); err != nil {
-		return err
-	} else if sup {
-		log.Info("nudge skipped", "reason", "address suppressed")
-		return h.skip(ctx, log, sub, key, "address suppressed")
-	}
+// address is suppressed on sub's list (checked with the claim). build
+// renders it with the footer's links; messageKey makes its Message-ID;
+// lastNudge is what a reply from now on answers.
+func (h *Handler) deliverEmailAs(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, messageKey, from, lastNudge string, build func(render.Links) (render.Email, error)) error {
 	out, err := build(render.Links{Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID)})
 	if err != nil {
 		return errors.Join(h.skip(ctx, log, sub, key, "the message could not be rendered"), fmt.Errorf("render email: %v: %w", err, asynq.SkipRetry))
 	}
-	return h.sendAs(ctx, log, key, sub, out, messageKey, from)
+	return h.sendAs(ctx, log, key, sub, out, messageKey, from,
+		sendOpts{guard: h.d.Store.SuppressionGuard(sub, domain.Email), lastNudge: lastNudge})
 }
 
 // inWindow reports whether now is inside the subscriber's SMS window.

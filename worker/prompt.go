@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -148,36 +147,19 @@ func (h *Handler) DeliverPrompt(ctx context.Context, t *asynq.Task) error {
 	}
 
 	from := h.fromClinic(clinic)
+	// Once it goes out on some channel, a reply answers this occurrence.
+	lastNudge := string(domain.BetweenSession) + ":" + occ.Key()
 	var errs []error
 	for _, c := range channels {
 		clog := log.With("channel", c)
 		switch c {
 		case domain.Email:
-			errs = append(errs, h.deliverEmailAs(ctx, clog, key(c), sub, p.ID(), from, emailOf))
+			errs = append(errs, h.deliverEmailAs(ctx, clog, key(c), sub, p.ID(), from, lastNudge, emailOf))
 		case domain.SMS:
-			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, textOf))
+			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, lastNudge, textOf))
 		}
 	}
-	if err := combine(errs); err != nil {
-		return err
-	}
-	h.markPromptSent(ctx, log, sub, occ, channels, key)
-	return nil
-}
-
-// markPromptSent makes the occurrence the one a reply answers, once it went
-// out on some channel.
-func (h *Handler) markPromptSent(ctx context.Context, log *slog.Logger, sub domain.Subscriber, occ store.PromptOccurrence, channels []domain.Channel, key func(domain.Channel) store.DeliveryKey) {
-	for _, c := range channels {
-		d, err := h.d.Store.Delivery(ctx, key(c))
-		if err != nil || d.State != store.Sent {
-			continue
-		}
-		if err := h.d.Store.MarkLastNudge(ctx, sub.ID, domain.BetweenSession, occ.Key()); err != nil {
-			log.Warn("could not record the latest prompt", "err", err)
-		}
-		return
-	}
+	return combine(errs)
 }
 
 // localDay returns the bounds of the local date of at in loc: [its first

@@ -23,17 +23,11 @@ const OptOutReminder = 30 * 24 * time.Hour
 // deliverSMS sends one nudge or prompt by text: inside the subscriber's
 // quiet-hours window only, within the shared rate, claimed before the
 // provider call. text renders the body with the footer it is given.
-func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, text func(render.SMSFooter) (string, error)) error {
+func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, lastNudge string, text func(render.SMSFooter) (string, error)) error {
 	now := h.d.Now()
 	if h.d.SMS == nil {
 		log.Warn("nudge skipped", "reason", "no SMS channel configured")
 		return h.skip(ctx, log, sub, key, "no SMS channel configured")
-	}
-	if sup, err := h.d.Store.Suppressed(ctx, sub.Phone); err != nil {
-		return err
-	} else if sup {
-		log.Info("nudge skipped", "reason", "number suppressed")
-		return h.skip(ctx, log, sub, key, "number suppressed")
 	}
 	if !h.inWindow(sub, now) {
 		log.Info("nudge skipped", "reason", "outside quiet-hours window")
@@ -49,21 +43,18 @@ func (h *Handler) deliverSMS(ctx context.Context, log *slog.Logger, key store.De
 		return errors.Join(h.skip(ctx, log, sub, key, "the message does not fit in a text"), fmt.Errorf("render sms: %v: %w", err, asynq.SkipRetry))
 	}
 
-	return h.sendText(ctx, log, key, sub, body, footer == render.FooterOptOut)
+	// The number's suppression is checked with the claim.
+	return h.sendText(ctx, log, key, sub, body, footer == render.FooterOptOut,
+		sendOpts{guard: h.d.Store.SuppressionGuard(sub, domain.SMS), lastNudge: lastNudge})
 }
 
 // sendText claims a text's delivery record, sends it once within the shared
 // rate, and records the outcome. Twilio's errors are classified here.
-func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, body string, withFooter bool) error {
+func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, body string, withFooter bool, o sendOpts) error {
 	now := h.d.Now()
-	if err := h.d.Store.ClaimDelivery(ctx, key, now); err != nil {
-		if st, ok := store.IsAlreadyHandled(err); ok {
-			log.Warn("not sending again", "state", st)
-			return nil
-		}
+	if ok, err := h.claim(ctx, log, key, sub, o); !ok {
 		return err
 	}
-	h.index(ctx, log, sub, key)
 	if h.d.SMSLimit != nil {
 		if err := h.d.SMSLimit.Wait(ctx); err != nil {
 			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the sms rate: %w", err))
@@ -76,17 +67,13 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 	}
 	switch class {
 	case sms.Accepted:
-		if err := h.d.Store.FinishDelivery(ctx, key, store.Sent, sid, "", h.d.Now()); err != nil {
-			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry)
-		}
-		if withFooter {
-			if err := h.d.Store.MarkSMSFooter(ctx, sub.ID, now); err != nil {
-				log.Warn("could not record the opt-out footer", "err", err)
-			}
-		}
 		// A reply from the number answers whoever texted it last.
-		if err := h.d.Store.RouteReplies(ctx, sub.Phone, sub.ID); err != nil {
-			log.Warn("could not route replies", "err", err)
+		marks := store.SentMarks{LastNudge: o.lastNudge, RoutePhone: sub.Phone}
+		if withFooter {
+			marks.SMSFooterAt = now
+		}
+		if err := h.d.Store.FinishSent(ctx, key, sid, h.d.Now(), marks); err != nil {
+			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry)
 		}
 		log.Info("sms sent", "sid", sid)
 		return nil
@@ -157,5 +144,5 @@ func (h *Handler) SendSMSConfirm(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("render %s: %v: %w", name, err, asynq.SkipRetry)
 	}
 	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-sms-confirm", Date: p.Nonce, Channel: domain.SMS}
-	return h.sendText(ctx, log, key, sub, body, true)
+	return h.sendText(ctx, log, key, sub, body, true, sendOpts{})
 }

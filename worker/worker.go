@@ -143,7 +143,7 @@ func (h *Handler) SendConfirmation(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("render confirmation: %v: %w", err, asynq.SkipRetry)
 	}
 	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-confirm", Date: p.Nonce, Channel: domain.Email}
-	return h.sendAs(ctx, log, key, sub, out, "confirm."+sub.ID+"."+p.Nonce, from)
+	return h.sendAs(ctx, log, key, sub, out, "confirm."+sub.ID+"."+p.Nonce, from, sendOpts{})
 }
 
 // SendNotice sends a one-off system email (already subscribed, welcome) to
@@ -224,23 +224,46 @@ func (h *Handler) index(ctx context.Context, log *slog.Logger, sub domain.Subscr
 	}
 }
 
+// sendOpts are what a nudge or prompt asks of a send beyond the message: the
+// suppression check made with the claim, and the mark written with the
+// "sent" record. System messages (confirmations, notices) use none.
+type sendOpts struct {
+	guard     store.Guard
+	lastNudge string // "<program>:<date>" a reply from now on answers
+}
+
+// claim claims key for an attempt. It reports false, with nil, when this
+// attempt must not send: handled before, or the address is suppressed (then
+// recorded as skipped).
+func (h *Handler) claim(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, o sendOpts) (bool, error) {
+	err := h.d.Store.ClaimDelivery(ctx, key, h.d.Now(), o.guard)
+	if errors.Is(err, store.ErrSuppressed) {
+		log.Info("nudge skipped", "reason", "suppressed")
+		h.index(ctx, log, sub, key)
+		return false, nil
+	}
+	if st, ok := store.IsAlreadyHandled(err); ok {
+		log.Warn("not sending again", "state", st)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	h.index(ctx, log, sub, key)
+	return true, nil
+}
+
 // send sends an email from the service; see sendAs.
 func (h *Handler) send(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, out render.Email, messageKey string) error {
-	return h.sendAs(ctx, log, key, sub, out, messageKey, h.d.From)
+	return h.sendAs(ctx, log, key, sub, out, messageKey, h.d.From, sendOpts{})
 }
 
 // sendAs claims the occurrence, calls the provider once with the From header
 // from, and records the outcome. Errors are classified here and only here.
-func (h *Handler) sendAs(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, out render.Email, messageKey, from string) error {
-	now := h.d.Now()
-	if err := h.d.Store.ClaimDelivery(ctx, key, now); err != nil {
-		if st, ok := store.IsAlreadyHandled(err); ok {
-			log.Warn("not sending again", "state", st)
-			return nil
-		}
+func (h *Handler) sendAs(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, out render.Email, messageKey, from string, o sendOpts) error {
+	if ok, err := h.claim(ctx, log, key, sub, o); !ok {
 		return err
 	}
-	h.index(ctx, log, sub, key)
 	if h.d.EmailLimit != nil {
 		if err := h.d.EmailLimit.Wait(ctx); err != nil {
 			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the email rate: %w", err))
@@ -262,7 +285,7 @@ func (h *Handler) sendAs(ctx context.Context, log *slog.Logger, key store.Delive
 	}
 	switch class {
 	case email.Accepted:
-		if err := h.d.Store.FinishDelivery(ctx, key, store.Sent, m.MessageID, "", h.d.Now()); err != nil {
+		if err := h.d.Store.FinishSent(ctx, key, m.MessageID, h.d.Now(), store.SentMarks{LastNudge: o.lastNudge}); err != nil {
 			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry) // never resend what the server took
 		}
 		log.Info("email sent")

@@ -91,18 +91,24 @@ func (s *Store) RecordProviderStatus(ctx context.Context, providerID, status str
 	return n == 1, nil
 }
 
+// claimScript claims a delivery record. KEYS[1] is the record and, when
+// given, KEYS[2] the suppression set to check; ARGV: now, retention (s), the
+// hashed address, the skip reason.
 var claimScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 's')
-if not st or st == 'retry' then
-  redis.call('HSET', KEYS[1], 's', 'claimed', 't', ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  return 'claimed'
-end
 if st == 'claimed' then
   redis.call('HSET', KEYS[1], 's', 'unknown', 't', ARGV[1], 'w', 'an earlier attempt stopped after claiming')
   return 'found-claim'
 end
-return st
+if st and st ~= 'retry' then return st end
+if KEYS[2] and redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then
+  redis.call('HSET', KEYS[1], 's', 'skipped', 't', ARGV[1], 'w', ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 'suppressed'
+end
+redis.call('HSET', KEYS[1], 's', 'claimed', 't', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 'claimed'
 `)
 
 // ErrAlreadyHandled is returned by ClaimDelivery when the occurrence must not
@@ -111,18 +117,51 @@ type ErrAlreadyHandled struct{ State DeliveryState }
 
 func (e *ErrAlreadyHandled) Error() string { return fmt.Sprintf("delivery already %s", e.State) }
 
+// ErrSuppressed is returned by ClaimDelivery with a Guard when the address
+// or number is on the suppression list; the record says skipped.
+var ErrSuppressed = errors.New("address or number suppressed")
+
+// Guard is a check a claim makes in the same step: the address or number
+// must not be on its suppression list. The zero Guard checks nothing.
+type Guard struct {
+	set, member, reason string
+}
+
+// SuppressionGuard is the Guard for messaging sub on channel c: its address
+// against its own list's suppression set (the public list's or its
+// clinic's), or its number against the one every list shares.
+func (s *Store) SuppressionGuard(sub domain.Subscriber, c domain.Channel) Guard {
+	switch {
+	case c == domain.Email && sub.Email != "":
+		return Guard{set: s.suppressionKeyFor(sub.Clinic), member: AddressHash(sub.Email), reason: "address suppressed"}
+	case c == domain.SMS && sub.Phone != "":
+		return Guard{set: s.suppressionKey(), member: AddressHash(sub.Phone), reason: "number suppressed"}
+	}
+	return Guard{}
+}
+
 // ClaimDelivery marks an occurrence as being sent, before the provider is
 // called. It fails with *ErrAlreadyHandled when an earlier attempt sent it,
 // ended it, or claimed it and never reported back; in the last case the record
-// becomes unknown, since the provider may have the message.
-func (s *Store) ClaimDelivery(ctx context.Context, k DeliveryKey, now time.Time) error {
-	st, err := claimScript.Run(ctx, s.rdb, []string{s.deliveryKey(k)}, now.Unix(), int(DeliveryRetention.Seconds())).Text()
+// becomes unknown, since the provider may have the message. With a Guard it
+// also checks, in the same step, that the address is not suppressed, and
+// fails with ErrSuppressed (recording a skip) when it is.
+func (s *Store) ClaimDelivery(ctx context.Context, k DeliveryKey, now time.Time, g ...Guard) error {
+	keys := []string{s.deliveryKey(k)}
+	args := []any{now.Unix(), int(DeliveryRetention.Seconds())}
+	if len(g) > 0 && g[0].set != "" {
+		keys = append(keys, g[0].set)
+		args = append(args, g[0].member, g[0].reason)
+	}
+	st, err := claimScript.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
 		return fmt.Errorf("claim delivery %s: %w", k, err)
 	}
 	switch st {
 	case "claimed":
 		return nil
+	case "suppressed":
+		return ErrSuppressed
 	case "found-claim":
 		return &ErrAlreadyHandled{State: Unknown}
 	default:
@@ -130,23 +169,68 @@ func (s *Store) ClaimDelivery(ctx context.Context, k DeliveryKey, now time.Time)
 	}
 }
 
+// SentMarks are writes that belong with a "sent" record and go in its round
+// trip.
+type SentMarks struct {
+	// LastNudge names the message replies now answer ("<program>:<date>").
+	LastNudge string
+	// SMSFooterAt is set when the text carried the opt-out words.
+	SMSFooterAt time.Time
+	// RoutePhone is a number whose replies now go to the subscriber.
+	RoutePhone string
+}
+
+// setFieldsIfExistsScript sets fields of a hash that exists, and never brings
+// back a record erased in the meantime.
+const setFieldsIfExistsScript = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], unpack(ARGV)) end return 0`
+
+// FinishSent records that the provider accepted the message, with its id,
+// and makes the marks, in one transaction.
+func (s *Store) FinishSent(ctx context.Context, k DeliveryKey, providerID string, now time.Time, m SentMarks) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		s.finish(ctx, p, k, Sent, providerID, "", now)
+		var fields []any
+		if m.LastNudge != "" {
+			fields = append(fields, fLastNudge, m.LastNudge)
+		}
+		if !m.SMSFooterAt.IsZero() {
+			fields = append(fields, fSMSFooterAt, unix(m.SMSFooterAt))
+		}
+		if len(fields) > 0 {
+			p.Eval(ctx, setFieldsIfExistsScript, []string{s.subKey(k.SubscriberID)}, fields...)
+		}
+		if m.RoutePhone != "" {
+			p.HSet(ctx, s.routeKey(), m.RoutePhone, k.SubscriberID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record delivery %s as sent: %w", k, err)
+	}
+	return nil
+}
+
 // FinishDelivery records how an attempt ended: sent (with the provider's id),
 // failed or unknown (with a reason), or retry (the claim is released).
 func (s *Store) FinishDelivery(ctx context.Context, k DeliveryKey, st DeliveryState, providerID, reason string, now time.Time) error {
-	key := s.deliveryKey(k)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "s", string(st), "p", providerID, "w", reason, "t", now.Unix())
-		p.Expire(ctx, key, DeliveryRetention)
-		if k.Channel == domain.SMS && providerID != "" {
-			// Status callbacks name the message by its sid.
-			p.Set(ctx, s.sidKey(providerID), k.String(), DeliveryRetention)
-		}
+		s.finish(ctx, p, k, st, providerID, reason, now)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record delivery %s as %s: %w", k, st, err)
 	}
 	return nil
+}
+
+func (s *Store) finish(ctx context.Context, p redis.Pipeliner, k DeliveryKey, st DeliveryState, providerID, reason string, now time.Time) {
+	key := s.deliveryKey(k)
+	p.HSet(ctx, key, "s", string(st), "p", providerID, "w", reason, "t", now.Unix())
+	p.Expire(ctx, key, DeliveryRetention)
+	if k.Channel == domain.SMS && providerID != "" {
+		// Status callbacks name the message by its sid.
+		p.Set(ctx, s.sidKey(providerID), k.String(), DeliveryRetention)
+	}
 }
 
 var skipScript = redis.NewScript(`

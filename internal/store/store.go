@@ -188,14 +188,6 @@ func (s *Store) setIfExists(ctx context.Context, id, field, value string) error 
 	return setIfExistsScript.Run(ctx, s.rdb, []string{s.subKey(id)}, field, value).Err()
 }
 
-// MarkSMSFooter records that a text with the opt-out words went out at t.
-func (s *Store) MarkSMSFooter(ctx context.Context, id string, t time.Time) error {
-	if err := s.setIfExists(ctx, id, fSMSFooterAt, unix(t)); err != nil {
-		return fmt.Errorf("mark sms footer of %s: %w", id, err)
-	}
-	return nil
-}
-
 func parsePrograms(s string) []domain.Program {
 	if s == "" {
 		return nil
@@ -340,6 +332,33 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 	if len(m) == 0 {
 		return domain.Subscriber{}, fmt.Errorf("load subscriber %s: %w", id, ErrNotFound)
 	}
+	return subscriberFrom(id, m), nil
+}
+
+// SubscriberWithSchedule loads a subscriber and one of its schedules in one
+// round trip, as a worker needs them before sending. A missing subscriber is
+// ErrNotFound; a missing schedule is reported by found.
+func (s *Store) SubscriberWithSchedule(ctx context.Context, id string, p domain.Program) (sub domain.Subscriber, sc domain.Schedule, found bool, err error) {
+	var subCmd, schedCmd *redis.MapStringStringCmd
+	_, err = s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		subCmd = pl.HGetAll(ctx, s.subKey(id))
+		schedCmd = pl.HGetAll(ctx, s.schedKey(id, p))
+		return nil
+	})
+	if err != nil {
+		return sub, sc, false, fmt.Errorf("load subscriber %s and schedule %s: %w", id, p, err)
+	}
+	if len(subCmd.Val()) == 0 {
+		return sub, sc, false, fmt.Errorf("load subscriber %s: %w", id, ErrNotFound)
+	}
+	sub = subscriberFrom(id, subCmd.Val())
+	if m := schedCmd.Val(); len(m) > 0 {
+		sc, found = scheduleFrom(id, p, m), true
+	}
+	return sub, sc, found, nil
+}
+
+func subscriberFrom(id string, m map[string]string) domain.Subscriber {
 	return domain.Subscriber{
 		ID:             id,
 		Clinic:         m[fClinic],
@@ -358,7 +377,7 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 		Status:         domain.Status(m[fStatus]),
 		CreatedAt:      fromUnix(m[fCreatedAt]),
 		ConfirmedAt:    fromUnix(m[fConfirmedAt]),
-	}, nil
+	}
 }
 
 // Schedules loads all of a subscriber's schedules, in the order they were chosen.
@@ -393,9 +412,13 @@ func (s *Store) Schedule(ctx context.Context, id string, p domain.Program) (doma
 	if len(m) == 0 {
 		return domain.Schedule{}, fmt.Errorf("load schedule %s/%s: %w", id, p, ErrNotFound)
 	}
+	return scheduleFrom(id, p, m), nil
+}
+
+func scheduleFrom(id string, p domain.Program, m map[string]string) domain.Schedule {
 	v, _ := strconv.ParseInt(m[fVersion], 10, 64)
 	n, _ := strconv.ParseInt(m[fStep], 10, 64)
-	return domain.Schedule{SubscriberID: id, Program: p, Rule: m[fRule], Version: v, Step: n, Next: fromUnix(m[fNext])}, nil
+	return domain.Schedule{SubscriberID: id, Program: p, Rule: m[fRule], Version: v, Step: n, Next: fromUnix(m[fNext])}
 }
 
 // Activate marks a pending subscriber confirmed through the email link (the
@@ -574,16 +597,6 @@ func (s *Store) RecordPermanentFailure(ctx context.Context, addr string) (bool, 
 // Suppressed reports whether an address is on the suppression list.
 func (s *Store) Suppressed(ctx context.Context, addr string) (bool, error) {
 	ok, err := s.rdb.SIsMember(ctx, s.suppressionKey(), AddressHash(addr)).Result()
-	if err != nil {
-		return false, fmt.Errorf("check suppression: %w", err)
-	}
-	return ok, nil
-}
-
-// EmailSuppressed reports whether sub's address must not be emailed: on the
-// suppression list of sub's own list (the public one, or its clinic's).
-func (s *Store) EmailSuppressed(ctx context.Context, sub domain.Subscriber) (bool, error) {
-	ok, err := s.rdb.SIsMember(ctx, s.suppressionKeyFor(sub.Clinic), AddressHash(sub.Email)).Result()
 	if err != nil {
 		return false, fmt.Errorf("check suppression: %w", err)
 	}
