@@ -21,6 +21,11 @@ type ServerConfig struct {
 	Logger *slog.Logger
 }
 
+// LowConcurrency is how many low-queue tasks (clinics' webhooks) one worker
+// process runs at once, on a server of their own: an endpoint that hangs
+// holds at most these, and nudges go on.
+const LowConcurrency = 4
+
 // ShutdownTimeout is how long a stopping worker lets in-flight sends finish.
 // It is longer than the slowest provider call, so SIGTERM never cuts a send
 // in half (which would leave its outcome unknown).

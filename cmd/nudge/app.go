@@ -25,6 +25,7 @@ import (
 	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
+	"github.com/nudgehq/nudge/internal/task"
 	"github.com/nudgehq/nudge/internal/token"
 	"github.com/nudgehq/nudge/internal/web"
 	"github.com/nudgehq/nudge/internal/webhook"
@@ -217,7 +218,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 		a.logger.Info("http listening", "addr", ln.Addr().String(), "base_url", a.cfg.URL(""))
 	}
 
-	var srvWorker *asynq.Server
+	var srvWorker, srvLow *asynq.Server
 	if role.works() {
 		d := worker.Deps{
 			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links,
@@ -240,7 +241,15 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			wg.Wait()
 			return fmt.Errorf("start worker: %w", err)
 		}
-		a.logger.Info("worker started", "concurrency", a.cfg.WorkerConcurrency)
+		// Webhooks have a small server of their own (see task.LowQueues).
+		srvLow = worker.NewServer(a.rdb, worker.ServerConfig{Concurrency: worker.LowConcurrency, Queues: task.LowQueues(), Logger: a.logger})
+		if err := srvLow.Start(h.Mux()); err != nil {
+			srvWorker.Shutdown()
+			stop()
+			wg.Wait()
+			return fmt.Errorf("start low-queue worker: %w", err)
+		}
+		a.logger.Info("worker started", "concurrency", a.cfg.WorkerConcurrency, "low_concurrency", worker.LowConcurrency)
 	}
 
 	if role.plans() {
@@ -285,7 +294,12 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 	}
 	wg.Wait() // the planner returns once ctx is done
 	if srvWorker != nil {
-		srvWorker.Shutdown() // waits up to worker.ShutdownTimeout for in-flight sends
+		// Both wait up to worker.ShutdownTimeout for what they run; side by
+		// side, so a stop takes the longer of the two, not the sum.
+		var sw sync.WaitGroup
+		sw.Go(srvWorker.Shutdown)
+		sw.Go(srvLow.Shutdown)
+		sw.Wait()
 	}
 	a.logger.Info("stopped", "role", role.String())
 	return errors.Join(errs...)

@@ -49,7 +49,7 @@ type ManagerConfig struct {
 	// SMS must fall inside it.
 	SMSWindow scheduler.Window
 	// Queues are the asynq queues searched on erasure; nil means every
-	// queue in task.Queues.
+	// queue in task.AllQueues.
 	Queues []string
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -64,10 +64,7 @@ type Manager struct {
 // NewManager returns a Manager.
 func NewManager(c ManagerConfig) *Manager {
 	if c.Queues == nil {
-		for q := range task.Queues() {
-			c.Queues = append(c.Queues, q)
-		}
-		sort.Strings(c.Queues)
+		c.Queues = task.AllQueues()
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -32,10 +32,21 @@ const (
 	QueueLow      = "low"
 )
 
-// Queues maps each queue to its priority weight for the asynq server.
+// Queues maps the queues of the main worker server to their priority
+// weights: confirmations, then nudges and prompts.
 func Queues() map[string]int {
-	return map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}
+	return map[string]int{QueueCritical: 6, QueueDefault: 3}
 }
+
+// LowQueues are the queues of the worker's second, small server: clinics'
+// webhooks (and housekeeping). A slow or failing endpoint can hold only that
+// server's few goroutines, never the ones nudges need.
+func LowQueues() map[string]int {
+	return map[string]int{QueueLow: 1}
+}
+
+// AllQueues lists every queue nudge uses.
+func AllQueues() []string { return []string{QueueCritical, QueueDefault, QueueLow} }
 
 const (
 	// MaxRetry is small: a reminder that cannot go out within a few tries is
