@@ -41,14 +41,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 		return store.DeliveryKey{SubscriberID: p.SubscriberID, Program: p.Program, Date: p.Date, Channel: c}
 	}
 	channels := wantedChannels(sub)
-	skipAll := func(reason string) error {
-		log.Info("nudge skipped", "reason", reason)
-		var errs []error
-		for _, c := range channels {
-			errs = append(errs, h.skip(ctx, log, sub, key(c), reason))
-		}
-		return errors.Join(errs...)
-	}
+	skipAll := func(reason string) error { return h.skipAll(ctx, log, "nudge", sub, channels, key, reason) }
 	if sub.Status != domain.Active {
 		return skipAll("subscriber " + string(sub.Status))
 	}
@@ -96,6 +89,18 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	return nil
+}
+
+// skipAll records an occurrence skipped, for reason, on each of channels
+// (what names the kind of message in the log: nudge, prompt).
+func (h *Handler) skipAll(ctx context.Context, log *slog.Logger, what string, sub domain.Subscriber, channels []domain.Channel,
+	key func(domain.Channel) store.DeliveryKey, reason string) error {
+	log.Info(what+" skipped", "reason", reason)
+	var errs []error
+	for _, c := range channels {
+		errs = append(errs, h.skip(ctx, log, sub, key(c), reason))
+	}
+	return errors.Join(errs...)
 }
 
 // wantedChannels are the channels a nudge goes out on for sub. A subscriber

@@ -64,14 +64,7 @@ func (h *Handler) DeliverPrompt(ctx context.Context, t *asynq.Task) error {
 		log.Info("prompt skipped", "reason", "no channel the client confirmed")
 		return nil
 	}
-	skipAll := func(reason string) error {
-		log.Info("prompt skipped", "reason", reason)
-		var errs []error
-		for _, c := range channels {
-			errs = append(errs, h.skip(ctx, log, sub, key(c), reason))
-		}
-		return errors.Join(errs...)
-	}
+	skipAll := func(reason string) error { return h.skipAll(ctx, log, "prompt", sub, channels, key, reason) }
 	if sub.Status != domain.Active {
 		return skipAll("client " + string(sub.Status))
 	}
