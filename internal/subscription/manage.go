@@ -130,6 +130,15 @@ func (e *FieldErrors) Unwrap() error {
 // ErrNotActive is returned for a change only an active subscriber can make.
 var ErrNotActive = &domain.Error{Code: domain.ErrConflict, Message: "subscription is not active"}
 
+// ErrArrangedByClinic is returned for a preference change of a clinic's
+// client. A client's messages are the prompts their clinic plans (see
+// package clinic); programs, days, times, zone, channels and goal are not
+// theirs to choose in the preference centre, and a public program on a
+// client's record would mix the clinic's list into the public one. Pausing,
+// resuming, unsubscribing, the export and erasure work for a client as for
+// anyone.
+var ErrArrangedByClinic = &domain.Error{Code: domain.ErrForbidden, Message: "the messages of a clinic's client are arranged with the clinic"}
+
 // Check returns what is wrong with p for sub, as ChangePreferences would
 // refuse it: a Reason constant by field, empty when nothing is. The web form
 // shows these beside its own parsing errors, so that every problem shows at
@@ -203,11 +212,15 @@ func (m *Manager) check(sub domain.Subscriber, p Preferences) (map[domain.Progra
 // rule or zone changed is planned afresh from now (a task queued for its
 // old rule is not sent), a dropped program stops at once, and the change is
 // recorded in the consent ledger. Only an active or pending subscriber can
-// change anything (ErrNotActive otherwise).
+// change anything (ErrNotActive otherwise), and never a clinic's client
+// (ErrArrangedByClinic, whatever their status): nothing is written for them.
 func (m *Manager) ChangePreferences(ctx context.Context, id string, p Preferences, o Origin) (store.PreferenceChange, error) {
 	sub, err := m.c.Store.Subscriber(ctx, id)
 	if err != nil {
 		return store.PreferenceChange{}, err
+	}
+	if sub.Clinic != "" {
+		return store.PreferenceChange{}, fmt.Errorf("change preferences of %s: %w", id, ErrArrangedByClinic)
 	}
 	if sub.Status != domain.Active && sub.Status != domain.Pending {
 		return store.PreferenceChange{}, fmt.Errorf("change preferences of %s: %w", id, ErrNotActive)
@@ -324,6 +337,29 @@ type Export struct {
 	Consent    []store.ConsentEvent `json:"consent"`
 	Replies    []store.Reply        `json:"replies"`
 	Deliveries []ExportDelivery     `json:"deliveries"`
+	// Clinic, Sessions and Prompts are a clinic's client's only: the clinic
+	// that arranges their messages, their sessions (past and planned,
+	// oldest first) and the prompts the clinic set.
+	Clinic   *ExportClinic  `json:"clinic,omitempty"`
+	Sessions []time.Time    `json:"sessions,omitempty"`
+	Prompts  []ExportPrompt `json:"prompts,omitempty"`
+}
+
+// ExportClinic names the clinic that enrolled a client, as the client knows
+// it: its display name (its own, private name is the operator's).
+type ExportClinic struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name,omitempty"`
+}
+
+// ExportPrompt is one prompt a clinic set for a client: its rule, and the
+// number of a library message or the clinic's own words.
+type ExportPrompt struct {
+	ID        string    `json:"id"`
+	Rule      string    `json:"rule"`
+	Template  int       `json:"template,omitempty"`
+	Text      string    `json:"text,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
 }
 
 // ExportSubscriber is the subscriber record, every field.
@@ -370,7 +406,8 @@ type ExportDelivery struct {
 }
 
 // Export gathers everything kept about a subscriber: the record, schedules,
-// consent ledger, replies and delivery records.
+// consent ledger, replies and delivery records, and for a clinic's client
+// their clinic, sessions and prompts too.
 func (m *Manager) Export(ctx context.Context, id string) (Export, error) {
 	sub, err := m.c.Store.Subscriber(ctx, id)
 	if err != nil {
@@ -425,8 +462,34 @@ func (m *Manager) Export(ctx context.Context, id string) (Export, error) {
 			At: d.At, ProviderID: d.ProviderID, ProviderStatus: d.ProviderStatus, Reason: d.Reason,
 		})
 	}
+	if sub.Clinic != "" {
+		if err := m.exportClient(ctx, sub, &out); err != nil {
+			return Export{}, err
+		}
+	}
 	m.c.Logger.Info("data exported", "subscriber_id", id)
 	return out, nil
+}
+
+// exportClient adds a client's clinic, sessions and prompts to out.
+func (m *Manager) exportClient(ctx context.Context, sub domain.Subscriber, out *Export) error {
+	out.Clinic = &ExportClinic{ID: sub.Clinic}
+	c, err := m.c.Store.Clinic(ctx, sub.Clinic)
+	switch {
+	case err == nil:
+		out.Clinic.DisplayName = c.DisplayName
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	st, err := m.c.Store.PromptStateOf(ctx, sub.Clinic, sub.ID)
+	if err != nil {
+		return err
+	}
+	out.Sessions = st.Sessions
+	for _, p := range st.Prompts {
+		out.Prompts = append(out.Prompts, ExportPrompt{ID: p.ID, Rule: p.Rule, Template: p.Template, Text: p.Text, CreatedAt: p.CreatedAt})
+	}
+	return nil
 }
 
 // Erasure says what Erase did.

@@ -2,9 +2,12 @@ package subscription_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -341,5 +344,191 @@ func TestEraseDeletesTheSubscribersQueuedTasks(t *testing.T) {
 	// next run of the package.
 	for _, tid := range theirs {
 		_ = inspector.DeleteTask(queueOf(tid), tid)
+	}
+}
+
+// client enrols an active client of a new clinic, with a session on 3
+// December and two prompts (a library message after each session, and the
+// clinic's own words at a fixed instant), and returns the clinic and the
+// client's id.
+func (b *bundle) client(t *testing.T, email, phone string) (string, string) {
+	t.Helper()
+	ctx := context.Background()
+	cid := "c" + store.NewID()[:12]
+	if err := b.st.CreateClinic(ctx, domain.Clinic{ID: cid, Name: "Private name " + cid, DisplayName: "Harbour Street", CreatedAt: t0}, "whsec_x"); err != nil {
+		t.Fatal(err)
+	}
+	c := domain.Subscriber{ID: store.NewID(), Clinic: cid, FirstName: "Kai", Email: email, Phone: phone, TimeZone: "Europe/London", Locale: "en",
+		Channels: []domain.Channel{domain.Email}, CreatedAt: t0}
+	if phone != "" {
+		c.Channels, c.SMSStatus = append(c.Channels, domain.SMS), domain.SMSActive
+	}
+	if err := b.st.EnrolClient(ctx, c, store.ConsentEvent{At: t0, Action: store.ConsentSignup, Channel: "email", Source: "clinic"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.Confirm(ctx, c.ID, subscription.Origin{Source: "link"}); err != nil {
+		t.Fatal(err)
+	}
+	session := time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC)
+	_, err := b.st.UpdatePrompts(ctx, cid, c.ID, t0, func(st *store.PromptState) error {
+		st.Sessions = append(st.Sessions, session)
+		st.Prompts = append(st.Prompts,
+			domain.Prompt{ID: "p1", ClientID: c.ID, Rule: "session+2d@18:00", Template: 3, CreatedAt: t0},
+			domain.Prompt{ID: "p2", ClientID: c.ID, Rule: "at:2026-12-10T18:00:00Z", Text: "words of " + c.ID, CreatedAt: t0.Add(time.Minute)})
+		return nil
+	}, func(st store.PromptState) ([]store.PromptOccurrence, error) {
+		return []store.PromptOccurrence{
+			{PromptID: "p1", Session: session.Unix(), At: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC)},
+			{PromptID: "p2", At: time.Date(2026, 12, 10, 18, 0, 0, 0, time.UTC)},
+		}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cid, c.ID
+}
+
+// clientSnapshot is everything a preference change could touch.
+type clientSnapshot struct {
+	Sub       domain.Subscriber
+	Schedules []domain.Schedule
+	Consent   int
+	Due       int64
+	Prompts   store.PromptState
+	Planned   []string
+}
+
+func (b *bundle) snapshot(t *testing.T, cid, id string) clientSnapshot {
+	t.Helper()
+	ctx := context.Background()
+	var s clientSnapshot
+	var err error
+	if s.Sub, err = b.st.Subscriber(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if s.Schedules, err = b.st.AllSchedules(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := b.st.Consent(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Consent = len(ev)
+	if s.Due, err = b.st.DueCount(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Prompts, err = b.st.PromptStateOf(ctx, cid, id); err != nil {
+		t.Fatal(err)
+	}
+	if s.Planned, err = b.st.PlannedPrompts(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(s.Planned)
+	return s
+}
+
+func TestChangePreferencesRefusesAClinicsClient(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	cid, id := b.client(t, "kai@example.org", "+447700900123")
+	before := b.snapshot(t, cid, id)
+	if before.Sub.Status != domain.Active || len(before.Planned) != 2 {
+		t.Fatalf("client = %+v, planned %v", before.Sub, before.Planned)
+	}
+
+	// A public program, a new zone, texts only: all valid for a public
+	// subscriber, none for a client.
+	p := prefs(domain.Schedule{Program: domain.Gratitude, Rule: "weekly:fri@10:00"})
+	p.TimeZone, p.Channels, p.Goal = "America/New_York", []domain.Channel{domain.SMS}, "my sister"
+	change, err := b.mgr.ChangePreferences(ctx, id, p, origin)
+	if !errors.Is(err, subscription.ErrArrangedByClinic) || domain.ErrorCode(err) != domain.ErrForbidden {
+		t.Fatalf("err = %v (code %s), want ErrArrangedByClinic", err, domain.ErrorCode(err))
+	}
+	if change.Changed() {
+		t.Errorf("change = %+v", change)
+	}
+	if diff := cmp.Diff(before, b.snapshot(t, cid, id)); diff != "" {
+		t.Errorf("a refused change wrote (-before +after):\n%s", diff)
+	}
+
+	// A pending client too: the clinic's arrangement, not the status, is
+	// what refuses.
+	pending := domain.Subscriber{ID: store.NewID(), Clinic: cid, FirstName: "Lee", Email: "lee@example.org", TimeZone: "Europe/London", Locale: "en", CreatedAt: t0}
+	if err := b.st.EnrolClient(ctx, pending, store.ConsentEvent{At: t0, Action: store.ConsentSignup, Source: "clinic"}); err != nil {
+		t.Fatal(err)
+	}
+	before = b.snapshot(t, cid, pending.ID)
+	if _, err := b.mgr.ChangePreferences(ctx, pending.ID, prefs(domain.Schedule{Program: domain.WeeklyCheckin, Rule: "weekly:tue@18:30"}), origin); !errors.Is(err, subscription.ErrArrangedByClinic) {
+		t.Fatalf("pending client: err = %v, want ErrArrangedByClinic", err)
+	}
+	if diff := cmp.Diff(before, b.snapshot(t, cid, pending.ID)); diff != "" {
+		t.Errorf("a refused change of a pending client wrote (-before +after):\n%s", diff)
+	}
+
+	// What a client can do still works: pause and resume.
+	if _, err := b.mgr.PauseUntil(ctx, id, "2026-12-20", origin); err != nil {
+		t.Fatalf("pause a client: %v", err)
+	}
+	if err := b.mgr.Resume(ctx, id, origin); err != nil {
+		t.Fatalf("resume a client: %v", err)
+	}
+	if sub, _ := b.st.Subscriber(ctx, id); !sub.PausedUntil.IsZero() || sub.Clinic != cid {
+		t.Errorf("client after pause and resume = %+v", sub)
+	}
+}
+
+func TestExportOfAClientHasTheirClinicSessionsAndPrompts(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	cid, id := b.client(t, "kai@example.org", "")
+	_, other := b.client(t, "lee@example.org", "")
+	k := store.DeliveryKey{SubscriberID: id, Program: domain.BetweenSession, Date: "p1|1764774000", Channel: domain.Email}
+	if err := b.st.ClaimDelivery(ctx, k, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.FinishDelivery(ctx, k, store.Sent, "", "", t0); err != nil {
+		t.Fatal(err)
+	}
+
+	ex, err := b.mgr.Export(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Clinic == nil || ex.Clinic.ID != cid || ex.Clinic.DisplayName != "Harbour Street" {
+		t.Errorf("clinic = %+v", ex.Clinic)
+	}
+	if want := []time.Time{time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC)}; !cmp.Equal(ex.Sessions, want) {
+		t.Errorf("sessions = %v, want %v", ex.Sessions, want)
+	}
+	want := []subscription.ExportPrompt{
+		{ID: "p1", Rule: "session+2d@18:00", Template: 3, CreatedAt: t0},
+		{ID: "p2", Rule: "at:2026-12-10T18:00:00Z", Text: "words of " + id, CreatedAt: t0.Add(time.Minute)},
+	}
+	if diff := cmp.Diff(want, ex.Prompts); diff != "" {
+		t.Errorf("prompts (-want +got):\n%s", diff)
+	}
+	if len(ex.Deliveries) != 1 || ex.Deliveries[0].Program != string(domain.BetweenSession) {
+		t.Errorf("deliveries = %+v", ex.Deliveries)
+	}
+	b2, _ := json.Marshal(ex)
+	for _, leak := range []string{other, "Private name"} {
+		if strings.Contains(string(b2), leak) {
+			t.Errorf("the export holds %q", leak)
+		}
+	}
+
+	// A public subscriber's export has none of it.
+	pub, err := b.mgr.Export(ctx, b.active(t, "ada@example.org", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.Clinic != nil || pub.Sessions != nil || pub.Prompts != nil {
+		t.Errorf("a public subscriber's export has clinic %+v, sessions %v, prompts %v", pub.Clinic, pub.Sessions, pub.Prompts)
+	}
+	raw, _ := json.Marshal(pub)
+	for _, key := range []string{`"clinic"`, `"sessions"`, `"prompts"`} {
+		if strings.Contains(string(raw), key) {
+			t.Errorf("a public subscriber's export has %s", key)
+		}
 	}
 }

@@ -72,6 +72,20 @@ func manageEnglish() map[string]string {
 		"manage.error.until":      "Please choose a date, like 2027-01-15.",
 		"manage.error.until_past": "Please choose a date after today.",
 		"manage.error.until_far":  "Please choose a date within the next %d months.",
+
+		// A clinic's client: %s after the first name is what their
+		// messages are arranged with (the clinic's display name). The
+		// words stay neutral: anyone may read them over a shoulder.
+		"manage.client.intro":        "Hi %s. Your messages are arranged with %s. To change what you receive, or when, please ask them.",
+		"manage.client.separate":     "They are kept apart from anything else you may get from us: what you do on this page changes only these messages.",
+		"manage.client.refused":      "Nothing was changed: what you receive, and when, is arranged with %s, so please ask them.",
+		"manage.client.unnamed":      "the organisation that signed you up",
+		"manage.client.stop":         "Stop every message arranged with %s, including anything already on its way. They will see that you did.",
+		"manage.client.data":         "Everything we keep about you: your details, the record of what you agreed to, the messages arranged for you and their dates, your replies and what we sent you.",
+		"manage.client.erase":        "The messages arranged with %s stop too, and they will no longer find your details with us.",
+		"manage.client.erased":       "We have deleted everything we kept about you, and nothing more will be sent to you.",
+		"manage.client.unsubscribed": "Nothing more arranged with %s will be sent to you.",
+		"manage.client.unsubscribe":  "Stop these messages",
 	}
 }
 
@@ -136,6 +150,17 @@ func manageSpanish() map[string]string {
 		"manage.error.until":      "Elige una fecha, como 2027-01-15.",
 		"manage.error.until_past": "Elige una fecha posterior a hoy.",
 		"manage.error.until_far":  "Elige una fecha dentro de los próximos %d meses.",
+
+		"manage.client.intro":        "Hola, %s. Tus mensajes se organizan con %s. Para cambiar lo que recibes, o cuándo, pídeselo a ellos.",
+		"manage.client.separate":     "Están separados de cualquier otra cosa que recibas de nosotros: lo que hagas en esta página solo cambia estos mensajes.",
+		"manage.client.refused":      "No se cambió nada: lo que recibes, y cuándo, se organiza con %s, así que pídeselo a ellos.",
+		"manage.client.unnamed":      "la organización que te inscribió",
+		"manage.client.stop":         "Detén todos los mensajes que se organizan con %s, incluso lo que ya esté en camino. Podrán ver que lo hiciste.",
+		"manage.client.data":         "Todo lo que guardamos sobre ti: tus datos, el registro de lo que aceptaste, los mensajes programados para ti y sus fechas, tus respuestas y lo que te enviamos.",
+		"manage.client.erase":        "También se detienen los mensajes que se organizan con %s, y ya no encontrarán tus datos con nosotros.",
+		"manage.client.erased":       "Borramos todo lo que guardábamos sobre ti y no te enviaremos nada más.",
+		"manage.client.unsubscribed": "Ya no te enviaremos nada de lo que se organiza con %s.",
+		"manage.client.unsubscribe":  "Detener estos mensajes",
 	}
 }
 

@@ -31,6 +31,12 @@ import (
 //	GET  /manage/{token}/export        everything kept about them, as a JSON download
 //	GET  /manage/{token}/erase         asks to confirm an erasure
 //	POST /manage/{token}/erase         erases them
+//
+// A clinic's client gets the same link, but their messages are arranged
+// with their clinic: their page says so, by the clinic's display name (never
+// its private name), and offers only the pause, the unsubscribe, the export
+// and the erasure. A preferences POST for a client is refused (403) and
+// changes nothing.
 func (s *Server) manageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /manage/{token}", s.managePage)
 	mux.HandleFunc("POST /manage/{token}/preferences", s.managePreferences)
@@ -63,7 +69,11 @@ type manageForm struct {
 
 type managePage struct {
 	FirstName, TimeZone, Status string
-	Schedules                   []scheduleView
+	// Client is, for a clinic's client, the name their messages are
+	// arranged with (the clinic's display name); "" for a public
+	// subscriber. It turns the page into the client's.
+	Client    string
+	Schedules []scheduleView
 	// Notice says what the last change did.
 	Notice string
 	// Paused is when messages start again, in words; "" when not paused.
@@ -152,10 +162,6 @@ func formOf(sub domain.Subscriber) manageForm {
 // back with errors; otherwise they are read from the stored schedules.
 // errs are messages by field.
 func (s *Server) manageView(r *http.Request, tr texts, sub domain.Subscriber, f manageForm, chosen map[domain.Program]programChoice, errs map[string]string) (managePage, error) {
-	scheds, err := s.d.Store.Schedules(r.Context(), sub.ID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return managePage{}, err
-	}
 	loc, err := scheduler.LoadZone(sub.TimeZone)
 	if err != nil {
 		loc = time.UTC
@@ -181,6 +187,15 @@ func (s *Server) manageView(r *http.Request, tr texts, sub domain.Subscriber, f 
 	v.PauseMin = today.AddDate(0, 0, 1).Format(time.DateOnly)
 	v.PauseMax = today.AddDate(0, subscription.MaxPauseMonths, 0).Format(time.DateOnly)
 
+	if sub.Clinic != "" {
+		// No programs, no preferences form: the clinic arranges them.
+		v.Client, err = s.arrangedWith(r, tr, sub)
+		return v, err
+	}
+	scheds, err := s.d.Store.Schedules(r.Context(), sub.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return managePage{}, err
+	}
 	if chosen == nil {
 		chosen = map[domain.Program]programChoice{}
 		for _, sc := range scheds {
@@ -223,6 +238,33 @@ func (s *Server) manageView(r *http.Request, tr texts, sub domain.Subscriber, f 
 		}
 	}
 	return v, nil
+}
+
+// arrangedWith is the name a client's messages are arranged with: their
+// clinic's display name, or a neutral phrase when it has none (or is gone).
+// The clinic's own name is the operator's and never shown.
+func (s *Server) arrangedWith(r *http.Request, tr texts, sub domain.Subscriber) (string, error) {
+	c, err := s.d.Store.Clinic(r.Context(), sub.Clinic)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return "", err
+	case strings.TrimSpace(c.DisplayName) != "":
+		return c.DisplayName, nil
+	}
+	return tr.get("manage.client.unnamed"), nil
+}
+
+// arrangedByClinic answers a preferences POST for a clinic's client: the
+// page again, saying why nothing was changed.
+func (s *Server) arrangedByClinic(w http.ResponseWriter, r *http.Request, tr texts, sub domain.Subscriber) {
+	v, err := s.manageView(r, tr, sub, formOf(sub), nil, nil)
+	if err != nil {
+		s.internalError(w, r, tr.locale, err)
+		return
+	}
+	v.Errors = map[string]string{"client": tr.get("manage.client.refused", v.Client)}
+	s.render(w, http.StatusForbidden, tr.locale, "manage", v)
 }
 
 // ruleChoice is a stored rule as the form's day and time: the inverse of
@@ -302,6 +344,12 @@ func (s *Server) managePreferences(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r, tr.locale) {
 		return
 	}
+	if sub.Clinic != "" {
+		// The page offers a client no such form; the service would refuse
+		// it too (subscription.ErrArrangedByClinic).
+		s.arrangedByClinic(w, r, tr, sub)
+		return
+	}
 	if sub.Status != domain.Active {
 		backToPage(w, r, "") // the page says where they stand
 		return
@@ -358,6 +406,9 @@ func (s *Server) managePreferences(w http.ResponseWriter, r *http.Request) {
 			return
 		case errors.Is(err, subscription.ErrNotActive):
 			backToPage(w, r, "")
+			return
+		case errors.Is(err, subscription.ErrArrangedByClinic):
+			s.arrangedByClinic(w, r, tr, sub)
 			return
 		case err != nil:
 			s.internalError(w, r, tr.locale, err)
@@ -465,7 +516,16 @@ func (s *Server) erasePage(w http.ResponseWriter, r *http.Request) {
 	}
 	tr := s.text[storedLocale(sub.Locale)]
 	base := manageBase(r)
-	s.render(w, http.StatusOK, tr.locale, "manage", managePage{ConfirmErase: true, Base: base, Erase: base + "/erase", Status: string(sub.Status)})
+	v := managePage{ConfirmErase: true, Base: base, Erase: base + "/erase", Status: string(sub.Status)}
+	if sub.Clinic != "" {
+		name, err := s.arrangedWith(r, tr, sub)
+		if err != nil {
+			s.internalError(w, r, tr.locale, err)
+			return
+		}
+		v.Client = name
+	}
+	s.render(w, http.StatusOK, tr.locale, "manage", v)
 }
 
 // erase erases the subscriber behind the link. A subscriber already gone is
@@ -477,13 +537,18 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 		s.badLink(w, r, err)
 		return
 	}
-	tr := s.text[s.subscriberLocale(r, id)]
+	sub, locale := s.linkSubscriber(r, id)
+	tr := s.text[locale]
+	body := tr.get("manage.erased.body")
+	if sub.Clinic != "" {
+		body = tr.get("manage.client.erased") // not pointed to the public signup
+	}
 	if _, err := s.manager().Erase(r.Context(), id); err != nil {
 		s.internalError(w, r, tr.locale, err)
 		return
 	}
 	s.message(w, http.StatusOK, tr.locale, messagePage{
 		Title:      tr.get("manage.erased.title"),
-		Paragraphs: []string{tr.get("manage.erased.body")},
+		Paragraphs: []string{body},
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/outbox"
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/store"
@@ -192,14 +193,23 @@ func (s *Server) badLink(w http.ResponseWriter, r *http.Request, err error) {
 // a signed link. A subscriber that cannot be loaded gets the browser's
 // language: the handler deals with a missing one as it always has.
 func (s *Server) subscriberLocale(r *http.Request, id string) string {
+	_, locale := s.linkSubscriber(r, id)
+	return locale
+}
+
+// linkSubscriber loads subscriber id for a page behind a signed link, with
+// the page's locale (subscriberLocale's). One that cannot be loaded comes
+// back as the zero Subscriber: the handler deals with a missing one as it
+// always has.
+func (s *Server) linkSubscriber(r *http.Request, id string) (domain.Subscriber, string) {
 	sub, err := s.d.Store.Subscriber(r.Context(), id)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.d.Logger.Warn("load subscriber for the page language", "subscriber_id", id, "err", err)
 		}
-		return requestLocale(r)
+		return domain.Subscriber{}, requestLocale(r)
 	}
-	return storedLocale(sub.Locale)
+	return sub, storedLocale(sub.Locale)
 }
 
 func origin(r *http.Request, source string) subscription.Origin {
@@ -411,15 +421,27 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get("List-Unsubscribe") == "One-Click" {
 		source = "one-click"
 	}
-	tr := s.text[s.subscriberLocale(r, id)]
+	sub, locale := s.linkSubscriber(r, id)
+	tr := s.text[locale]
 	err = s.d.Subscriptions.Unsubscribe(r.Context(), id, origin(r, source))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.internalError(w, r, tr.locale, err)
 		return
 	}
+	body := tr.get("unsubscribed.body")
+	if sub.Clinic != "" {
+		// A clinic's client is not pointed to the public signup: what
+		// stopped is what their clinic arranged.
+		name, err := s.arrangedWith(r, tr, sub)
+		if err != nil {
+			s.internalError(w, r, tr.locale, err)
+			return
+		}
+		body = tr.get("manage.client.unsubscribed", name)
+	}
 	s.message(w, http.StatusOK, tr.locale, messagePage{
 		Title:      tr.get("unsubscribed.title"),
-		Paragraphs: []string{tr.get("unsubscribed.body")},
+		Paragraphs: []string{body},
 	})
 }
 
