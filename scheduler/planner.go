@@ -35,8 +35,8 @@ type PlannerConfig struct {
 	Grace time.Duration
 	// Owner names this planner in shard leases; unique per process.
 	Owner string
-	// Batch is how many due entries are read (in two round trips) and moved
-	// on (in one) together; Workers is how many enqueue at once.
+	// Batch is how many due entries are read (in one round trip) and moved
+	// on (in one more) together; Workers is how many enqueue at once.
 	Batch, Workers int
 	// Lanes is how many shards one pass works side by side, so that one
 	// shard's reads and moves overlap another's enqueues. The Workers are
@@ -51,7 +51,7 @@ type PlannerConfig struct {
 // task id, and moving an entry to its next instant is a compare-and-set, so a
 // second planner's work is a harmless no-op.
 //
-// A batch of due entries is read in two round trips, its occurrences are
+// A batch of due entries is read in one round trip, its occurrences are
 // enqueued (one asynq call each, Workers at a time), and then every entry
 // whose occurrence is safely queued is moved on in one more round trip. An
 // entry is never moved before its task is in asynq: if an enqueue fails, or
@@ -125,7 +125,7 @@ func (p *Planner) Tick(ctx context.Context) (int, error) {
 	if err != nil || len(shards) == 0 {
 		return 0, err
 	}
-	ps := &pass{Planner: p, zones: map[string]loadedZone{}, rules: map[string]parsedRule{}}
+	ps := &pass{Planner: p, zones: map[string]loadedZone{}, rules: map[string]parsedRule{}, steps: map[stepKey]step{}}
 	// Room for every lane's whole batch: a lane hands over its batch without
 	// waiting for each worker in turn.
 	jobs := make(chan func(), p.c.Lanes*p.c.Batch)
@@ -168,13 +168,29 @@ func (p *Planner) Tick(ctx context.Context) (int, error) {
 	return int(total.Load()), errors.Join(errs...)
 }
 
-// pass is one Tick's work. It keeps the zones and rules it has read: the
-// entries of a pass share few of them, and loading a zone is slow.
+// pass is one Tick's work. It keeps the zones and rules it has read, and
+// the occurrences it has worked out: the entries of a pass share few of
+// them (all those due in one minute under one rule in one zone share one),
+// and loading a zone is slow.
 type pass struct {
 	*Planner
 	mu    sync.Mutex
 	zones map[string]loadedZone
 	rules map[string]parsedRule
+	steps map[stepKey]step
+}
+
+// stepKey names an occurrence: a planned instant under a rule in a zone.
+type stepKey struct {
+	rule, zone string
+	at         int64
+}
+
+// step is what follows from a planned instant: the occurrence it is, and
+// the instant after it.
+type step struct {
+	occ  Occurrence
+	next time.Time
 }
 
 type loadedZone struct {
@@ -209,6 +225,28 @@ func (ps *pass) rule(text string) (Rule, error) {
 		ps.rules[text] = r
 	}
 	return r.r, r.err
+}
+
+// step works out, once per pass for all entries alike, the occurrence an
+// entry is and the instant after it.
+func (ps *pass) step(e store.DueEntry, rule Rule, loc *time.Location) step {
+	k := stepKey{e.Rule, e.TimeZone, e.At.Unix()}
+	ps.mu.Lock()
+	st, ok := ps.steps[k]
+	ps.mu.Unlock()
+	if ok {
+		return st
+	}
+	st.occ = rule.Next(e.At.Add(-time.Second), loc)
+	if !st.occ.At.Equal(e.At) {
+		// The entry was planned by an earlier rule; name it by its own date.
+		st.occ = Occurrence{At: e.At, Date: e.At.In(loc).Format(time.DateOnly)}
+	}
+	st.next = rule.Next(e.At, loc).At
+	ps.mu.Lock()
+	ps.steps[k] = st
+	ps.mu.Unlock()
+	return st
 }
 
 // planShard leases a shard and plans its due entries batch by batch,
@@ -319,10 +357,10 @@ submit:
 // work reports whether it enqueued a task.
 func (ps *pass) plan(now time.Time, e store.DueEntry) (store.DueMove, func(context.Context) (bool, error)) {
 	log := func() *slog.Logger { return ps.c.Logger.With("subscriber_id", e.SubscriberID, "program", e.Program) }
+	// Only active subscribers' schedules are in the due index; one who
+	// leaves after the read is caught by the worker, which checks the
+	// subscriber and the schedule's version before sending.
 	unplan := store.DueMove{Entry: e}
-	if e.Status != domain.Active {
-		return unplan, nil
-	}
 	rule, err := ps.rule(e.Rule)
 	if err != nil {
 		log().Error("unplanned: rule unreadable", "err", err)
@@ -333,11 +371,8 @@ func (ps *pass) plan(now time.Time, e store.DueEntry) (store.DueMove, func(conte
 		log().Error("unplanned: zone unknown", "err", err)
 		return unplan, nil
 	}
-	occ := rule.Next(e.At.Add(-time.Second), loc)
-	if !occ.At.Equal(e.At) {
-		// The entry was planned by an earlier rule; name it by its own date.
-		occ = Occurrence{At: e.At, Date: e.At.In(loc).Format(time.DateOnly)}
-	}
+	st := ps.step(e, rule, loc)
+	occ := st.occ
 
 	if late := now.Sub(e.At); late > ps.c.Grace {
 		key := store.DeliveryKey{SubscriberID: e.SubscriberID, Program: e.Program, Date: occ.Date, Channel: domain.Email}
@@ -359,7 +394,7 @@ func (ps *pass) plan(now time.Time, e store.DueEntry) (store.DueMove, func(conte
 		SubscriberID: e.SubscriberID, Program: e.Program, Date: occ.Date,
 		At: e.At.Unix(), Version: e.Version, Step: e.Step,
 	}
-	mv := store.DueMove{Entry: e, Next: rule.Next(e.At, loc).At}
+	mv := store.DueMove{Entry: e, Next: st.next}
 	return mv, func(ctx context.Context) (bool, error) {
 		t, err := task.NewDeliverNudge(payload, e.At.Sub(now))
 		if err != nil {

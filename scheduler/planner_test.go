@@ -553,16 +553,22 @@ func (h *loseMoveReplies) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 	}
 }
 
-// isMoveDue tells the store's batch move from its other scripts (leases and
-// delivery records): it is the only one with more than one key (the due
-// shard and a schedule per move).
+// isMoveDue tells the store's batch move from its other scripts (leases,
+// delivery records, schedule reads): it is the only one run on its own whose
+// first key is a due shard (writers change the index inside transactions,
+// which this hook does not see).
 func isMoveDue(cmd redis.Cmder) bool {
 	args := cmd.Args()
-	if (cmd.Name() != "evalsha" && cmd.Name() != "eval") || len(args) < 3 {
+	if (cmd.Name() != "evalsha" && cmd.Name() != "eval") || len(args) < 4 {
 		return false
 	}
-	n, ok := args[2].(int)
-	return ok && n >= 2
+	key, _ := args[3].(string)
+	i := strings.LastIndex(key, "due:")
+	if i < 0 || strings.HasSuffix(key[:i], "lease:") {
+		return false
+	}
+	_, err := strconv.Atoi(key[i+len("due:"):])
+	return err == nil
 }
 
 // TestLostRepliesMidClaim loses replies at every step of a claim: enqueues

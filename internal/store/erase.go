@@ -162,13 +162,13 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 	var res Erasure
 	txf := func(tx *redis.Tx) error {
 		res = Erasure{}
-		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms, fClinic).Result()
+		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms, fClinic, fTimeZone).Result()
 		if err != nil {
 			return err
 		}
 		str := func(i int) string { v, _ := m[i].(string); return v }
 		email, phone, status, smsStatus := str(0), str(1), domain.Status(str(2)), domain.SMSStatus(str(3))
-		clinic := str(5)
+		clinic, zone := str(5), str(6)
 		planned, err := tx.SMembers(ctx, s.pplanKey(id)).Result()
 		if err != nil {
 			return err
@@ -182,16 +182,16 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			keys := []string{key, s.consentKey(id), s.prefix + "replies:" + id}
-			members := make([]any, 0, len(progs))
 			for _, prog := range progs {
+				// Before the schedule hash goes: the entry is found by its
+				// version and rule.
+				s.retireDue(ctx, p, id, prog, zone)
 				keys = append(keys, s.schedKey(id, prog))
-				members = append(members, dueMember(id, prog))
 			}
 			// A client's prompts, sessions and plan; keys a public
 			// subscriber never has are simply not there.
 			keys = append(keys, s.sessKey(id), s.promptsKey(id), s.pplanKey(id), s.cappedKey(id), s.dlvIndexKey(id))
 			p.Del(ctx, keys...)
-			p.ZRem(ctx, s.dueKey(ShardOf(id)), members...)
 			for _, k := range planned {
 				p.ZRem(ctx, s.pdueKey(), id+"|"+k)
 			}

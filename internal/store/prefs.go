@@ -140,18 +140,21 @@ func (s *Store) UpdatePreferences(ctx context.Context, id string, p Preferences,
 		for _, sc := range p.Schedules {
 			rules[sc.Program] = sc.Rule
 		}
-		shard := s.dueKey(ShardOf(id))
+		oldZone := m[fTimeZone]
 		ev.Detail = change.Detail
 		_, err = tx.TxPipelined(ctx, func(pp redis.Pipeliner) error {
 			pp.HSet(ctx, key, fTimeZone, p.TimeZone, fLocale, p.Locale, fGoal, p.Goal,
 				fChannels, channelsField(p.Channels), fPrograms, programsField(p.Schedules))
 			for _, prog := range change.Removed {
-				pp.ZRem(ctx, shard, dueMember(id, prog))
+				s.retireDue(ctx, pp, id, prog, oldZone)
 				pp.HIncrBy(ctx, s.schedKey(id, prog), fVersion, 1)
 				pp.HSet(ctx, s.schedKey(id, prog), fNext, "0")
 			}
 			for _, prog := range plan {
 				k := s.schedKey(id, prog)
+				// The entry under the old version, rule and zone goes first,
+				// its step written back to the hash to carry on.
+				s.retireDue(ctx, pp, id, prog, oldZone)
 				// Versions only ever grow (a dropped program's hash is kept
 				// for this), so a task queued for an earlier rule never
 				// matches the new one.
@@ -162,9 +165,8 @@ func (s *Store) UpdatePreferences(ctx context.Context, id string, p Preferences,
 					pp.HSet(ctx, k, fRule, rules[prog], fNext, "0")
 					continue
 				}
-				at := p.Next[prog]
-				pp.HSet(ctx, k, fRule, rules[prog], fNext, unix(at))
-				pp.ZAdd(ctx, shard, redis.Z{Score: float64(at.Unix()), Member: dueMember(id, prog)})
+				pp.HSet(ctx, k, fRule, rules[prog])
+				s.planDue(ctx, pp, id, prog, p.TimeZone, p.Next[prog])
 			}
 			s.appendConsent(ctx, pp, id, ev)
 			return nil

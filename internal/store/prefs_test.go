@@ -49,14 +49,25 @@ func newSubscriber(t *testing.T, st *store.Store, sub domain.Subscriber, activat
 }
 
 // dueScore returns the due-index instant of a schedule, or zero when it is
-// not in the index.
+// not in the index. It reads the index itself (members
+// "<id>|<program>|<version>|<rule>|<zone>", scores instant × 2^20 + step)
+// and fails when the schedule has more than one entry.
 func dueScore(t *testing.T, st *store.Store, id string, p domain.Program) time.Time {
 	t.Helper()
-	score, err := st.Redis().ZScore(context.Background(), st.Prefix()+"due:"+strconv.Itoa(store.ShardOf(id)), id+"|"+string(p)).Result()
+	all, err := st.Redis().ZRangeWithScores(context.Background(), st.Prefix()+"due:"+strconv.Itoa(store.ShardOf(id)), 0, -1).Result()
 	if err != nil {
-		return time.Time{}
+		t.Fatal(err)
 	}
-	return time.Unix(int64(score), 0).UTC()
+	var at time.Time
+	for _, z := range all {
+		if m, _ := z.Member.(string); strings.HasPrefix(m, id+"|"+string(p)+"|") {
+			if !at.IsZero() {
+				t.Fatalf("%s/%s has more than one due entry", id, p)
+			}
+			at = time.Unix(int64(z.Score)>>20, 0).UTC()
+		}
+	}
+	return at
 }
 
 func versions(t *testing.T, st *store.Store, id string) map[domain.Program]int64 {

@@ -6,8 +6,8 @@
 //
 //	sub:<id>                    hash   the subscriber (short field names keep it a listpack)
 //	idx:email                   hash   normalised address → id (public list)
-//	sched:<id>:<program>        hash   rule, version, step, next
-//	due:<shard>                 zset   "<id>|<program>" scored by the next instant (Unix s)
+//	sched:<id>:<program>        hash   rule, version, step, next (step and next: see due.go)
+//	due:<shard>                 zset   "<id>|<program>|<version>|<rule>|<zone>" scored by next instant × 2^20 + step
 //	lease:due:<shard>           string which planner works a shard now
 //	dlv:<id>:<program>:<date>:<channel>  hash  one delivery record per occurrence and channel
 //	supp                        set    SHA-256 of addresses that must never be messaged
@@ -72,11 +72,10 @@ func (s *Store) pendingKey() string      { return s.prefix + "pending" }
 func (s *Store) schedKey(id string, p domain.Program) string {
 	return s.prefix + "sched:" + id + ":" + string(p)
 }
-func (s *Store) dueKey(shard int) string           { return s.prefix + "due:" + strconv.Itoa(shard) }
-func (s *Store) leaseKey(shard int) string         { return s.prefix + "lease:due:" + strconv.Itoa(shard) }
-func (s *Store) suppressionKey() string            { return s.prefix + "supp" }
-func (s *Store) consentKey(id string) string       { return s.prefix + "consent:" + id }
-func dueMember(id string, p domain.Program) string { return id + "|" + string(p) }
+func (s *Store) dueKey(shard int) string     { return s.prefix + "due:" + strconv.Itoa(shard) }
+func (s *Store) leaseKey(shard int) string   { return s.prefix + "lease:due:" + strconv.Itoa(shard) }
+func (s *Store) suppressionKey() string      { return s.prefix + "supp" }
+func (s *Store) consentKey(id string) string { return s.prefix + "consent:" + id }
 
 // ShardOf returns the due-index shard of a subscriber.
 func ShardOf(id string) int {
@@ -250,12 +249,13 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 	}
 	key := s.subKey(id)
 	txf := func(tx *redis.Tx) error {
-		m, err := tx.HMGet(ctx, key, fStatus, fPrograms).Result()
+		m, err := tx.HMGet(ctx, key, fStatus, fPrograms, fTimeZone).Result()
 		if err != nil {
 			return err
 		}
 		st, _ := m[0].(string)
 		old, _ := m[1].(string)
+		oldZone, _ := m[2].(string)
 		if domain.Status(st) == domain.Active {
 			outcome = SignupActive
 			return nil
@@ -279,7 +279,10 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 			// Versions only ever grow, so a task queued for an earlier choice
 			// never matches a later schedule; steps carry on, so no repeats.
 			for _, p0 := range parsePrograms(old) {
-				p.ZRem(ctx, s.dueKey(ShardOf(id)), dueMember(id, p0))
+				// Only active subscribers are planned, so there is nothing
+				// to take out of the due index; retiring costs little and
+				// keeps the step should there be.
+				s.retireDue(ctx, p, id, p0, oldZone)
 				if !chosen[p0] {
 					p.HIncrBy(ctx, s.schedKey(id, p0), fVersion, 1)
 					p.HSet(ctx, s.schedKey(id, p0), fNext, "0")
@@ -335,25 +338,83 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 	return subscriberFrom(id, m), nil
 }
 
+// readScheduleScript reads a schedule hash and its due-index score (false
+// when it has no entry), and with ARGV[2] '1' the subscriber hash too, at
+// one instant. KEYS: the schedule hash, the subscriber hash, the due shard;
+// ARGV[1]: the member's head. The member is found with the subscriber's
+// zone: a schedule's entry is always planned in it (see due.go).
+var readScheduleScript = redis.NewScript(`
+local sub = false
+if ARGV[2] == '1' then sub = redis.call('HGETALL', KEYS[2]) end
+local h = redis.call('HGETALL', KEYS[1])
+local sc = redis.call('HMGET', KEYS[1], 'v', 'r')
+local score = false
+if sc[1] then
+  local tz = redis.call('HGET', KEYS[2], '` + fTimeZone + `') or ''
+  score = redis.call('ZSCORE', KEYS[3], ARGV[1] .. '|' .. sc[1] .. '|' .. (sc[2] or '') .. '|' .. tz)
+end
+return {sub, h, score}
+`)
+
+// readSchedule loads a schedule (nil when there is none) with its next
+// instant and step from the due index when it is planned, and, with withSub,
+// its subscriber's hash (nil when there is none), in one round trip.
+func (s *Store) readSchedule(ctx context.Context, id string, p domain.Program, withSub bool) (subHash map[string]string, sc *domain.Schedule, err error) {
+	flag := "0"
+	if withSub {
+		flag = "1"
+	}
+	res, err := readScheduleScript.Run(ctx, s.rdb, []string{s.schedKey(id, p), s.subKey(id), s.dueKey(ShardOf(id))}, dueHead(id, p), flag).Slice()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(res) != 3 {
+		return nil, nil, fmt.Errorf("read schedule: %d results", len(res))
+	}
+	subHash = pairs(res[0])
+	if m := pairs(res[1]); m != nil {
+		v := scheduleFrom(id, p, m)
+		if score, ok := res[2].(string); ok {
+			f, err := strconv.ParseFloat(score, 64)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read schedule: score %q: %w", score, err)
+			}
+			v.Next, v.Step = splitDueScore(f)
+		}
+		sc = &v
+	}
+	return subHash, sc, nil
+}
+
+// pairs turns an HGETALL reply passed through a script into a map; nil for
+// an empty or missing one.
+func pairs(v any) map[string]string {
+	l, _ := v.([]any)
+	if len(l) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(l)/2)
+	for i := 0; i+1 < len(l); i += 2 {
+		k, _ := l[i].(string)
+		m[k], _ = l[i+1].(string)
+	}
+	return m
+}
+
 // SubscriberWithSchedule loads a subscriber and one of its schedules in one
 // round trip, as a worker needs them before sending. A missing subscriber is
 // ErrNotFound; a missing schedule is reported by found.
 func (s *Store) SubscriberWithSchedule(ctx context.Context, id string, p domain.Program) (sub domain.Subscriber, sc domain.Schedule, found bool, err error) {
-	var subCmd, schedCmd *redis.MapStringStringCmd
-	_, err = s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
-		subCmd = pl.HGetAll(ctx, s.subKey(id))
-		schedCmd = pl.HGetAll(ctx, s.schedKey(id, p))
-		return nil
-	})
+	m, got, err := s.readSchedule(ctx, id, p, true)
 	if err != nil {
 		return sub, sc, false, fmt.Errorf("load subscriber %s and schedule %s: %w", id, p, err)
 	}
-	if len(subCmd.Val()) == 0 {
+	if m == nil {
 		return sub, sc, false, fmt.Errorf("load subscriber %s: %w", id, ErrNotFound)
 	}
-	sub = subscriberFrom(id, subCmd.Val())
-	if m := schedCmd.Val(); len(m) > 0 {
-		sc, found = scheduleFrom(id, p, m), true
+	sub = subscriberFrom(id, m)
+	if got != nil {
+		sc, found = *got, true
 	}
 	return sub, sc, found, nil
 }
@@ -403,18 +464,21 @@ func (s *Store) Schedules(ctx context.Context, id string) ([]domain.Schedule, er
 	return out, nil
 }
 
-// Schedule loads one schedule.
+// Schedule loads one schedule. Its next instant and step are the due
+// index's while it is planned, the hash's otherwise.
 func (s *Store) Schedule(ctx context.Context, id string, p domain.Program) (domain.Schedule, error) {
-	m, err := s.rdb.HGetAll(ctx, s.schedKey(id, p)).Result()
+	_, sc, err := s.readSchedule(ctx, id, p, false)
 	if err != nil {
 		return domain.Schedule{}, fmt.Errorf("load schedule %s/%s: %w", id, p, err)
 	}
-	if len(m) == 0 {
+	if sc == nil {
 		return domain.Schedule{}, fmt.Errorf("load schedule %s/%s: %w", id, p, ErrNotFound)
 	}
-	return scheduleFrom(id, p, m), nil
+	return *sc, nil
 }
 
+// scheduleFrom reads a schedule hash. Its step and next are the schedule's
+// only while it has no due-index entry.
 func scheduleFrom(id string, p domain.Program, m map[string]string) domain.Schedule {
 	v, _ := strconv.ParseInt(m[fVersion], 10, 64)
 	n, _ := strconv.ParseInt(m[fStep], 10, 64)
@@ -452,11 +516,11 @@ func (s *Store) activate(ctx context.Context, id string, at time.Time, next map[
 		if domain.Status(st) != domain.Pending {
 			return nil
 		}
-		m, err := tx.HMGet(ctx, key, map[domain.Channel]string{domain.Email: fEmail, domain.SMS: fPhone}[by], fClinic).Result()
+		m, err := tx.HMGet(ctx, key, map[domain.Channel]string{domain.Email: fEmail, domain.SMS: fPhone}[by], fClinic, fTimeZone).Result()
 		if err != nil {
 			return err
 		}
-		addr, clinic := str(m[0]), str(m[1])
+		addr, clinic, zone := str(m[0]), str(m[1]), str(m[2])
 		supp := s.suppressionKey()
 		if by == domain.Email {
 			supp = s.suppressionKeyFor(clinic)
@@ -473,9 +537,10 @@ func (s *Store) activate(ctx context.Context, id string, at time.Time, next map[
 			if addr != "" {
 				p.SRem(ctx, supp, AddressHash(addr))
 			}
+			// A pending subscriber has no entry in the due index: no
+			// retiring first.
 			for prog, t := range next {
-				p.HSet(ctx, s.schedKey(id, prog), fNext, unix(t))
-				p.ZAdd(ctx, s.dueKey(ShardOf(id)), redis.Z{Score: float64(t.Unix()), Member: dueMember(id, prog)})
+				s.planDue(ctx, p, id, prog, zone, t)
 			}
 			s.appendConsent(ctx, p, id, ev)
 			return nil
@@ -501,7 +566,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 	var changed bool
 	txf := func(tx *redis.Tx) error {
 		changed = false
-		m, err := tx.HMGet(ctx, key, fStatus, fEmail, fPrograms, fClinic).Result()
+		m, err := tx.HMGet(ctx, key, fStatus, fEmail, fPrograms, fClinic, fTimeZone).Result()
 		if err != nil {
 			return err
 		}
@@ -514,10 +579,11 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 		email, _ := m[1].(string)
 		progs, _ := m[2].(string)
 		clinic, _ := m[3].(string)
+		zone, _ := m[4].(string)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(domain.Unsubscribed))
 			for _, prog := range parsePrograms(progs) {
-				p.ZRem(ctx, s.dueKey(ShardOf(id)), dueMember(id, prog))
+				s.retireDue(ctx, p, id, prog, zone)
 				p.HIncrBy(ctx, s.schedKey(id, prog), fVersion, 1)
 				p.HSet(ctx, s.schedKey(id, prog), fNext, "0")
 			}

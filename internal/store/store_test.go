@@ -85,8 +85,8 @@ func TestActivatePlansAndIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []store.DueEntry{
-		{Shard: store.ShardOf(id), SubscriberID: id, Program: domain.WeeklyCheckin, At: t0.Add(time.Hour), Rule: "weekly:tue@18:30", Version: 1, Step: 0, TimeZone: "Europe/London", Status: domain.Active},
-		{Shard: store.ShardOf(id), SubscriberID: id, Program: domain.Gratitude, At: t0.Add(2 * time.Hour), Rule: "weekly:fri@19:00", Version: 1, Step: 0, TimeZone: "Europe/London", Status: domain.Active},
+		{Shard: store.ShardOf(id), SubscriberID: id, Program: domain.WeeklyCheckin, At: t0.Add(time.Hour), Rule: "weekly:tue@18:30", Version: 1, Step: 0, TimeZone: "Europe/London"},
+		{Shard: store.ShardOf(id), SubscriberID: id, Program: domain.Gratitude, At: t0.Add(2 * time.Hour), Rule: "weekly:fri@19:00", Version: 1, Step: 0, TimeZone: "Europe/London"},
 	}
 	if diff := cmp.Diff(want, batch); diff != "" {
 		t.Fatalf("due batch (-want +got):\n%s", diff)
