@@ -239,6 +239,8 @@ type signupPage struct {
 	Action string
 	// SMS is true when texts are offered.
 	SMS bool
+	// SMSConsentText is the consent box's label, with the SMS window's hours.
+	SMSConsentText string
 }
 
 // signupView is the form in tr's language; errs are catalogue keys per field.
@@ -246,11 +248,19 @@ func (s *Server) signupView(tr texts, f signupForm, errs map[string]string) sign
 	if f.TimeZone == "" {
 		f.TimeZone = s.d.DefaultZone
 	}
+	// The SMS window is the operator's (NUDGE_SMS_WINDOW): the texts that
+	// name it say the configured hours.
+	start, end := windowStart(s.d.SMSWindow), windowEnd(s.d.SMSWindow)
 	msgs := map[string]string{}
 	for field, key := range errs {
+		if key == "error.sms_window" {
+			msgs[field] = tr.get(key, start, end)
+			continue
+		}
 		msgs[field] = tr.get(key)
 	}
-	v := signupPage{Form: f, Errors: msgs, Zones: s.d.Zones, Action: "/signup?lang=" + tr.locale}
+	v := signupPage{Form: f, Errors: msgs, Zones: s.d.Zones, Action: "/signup?lang=" + tr.locale,
+		SMSConsentText: tr.get("signup.sms_consent", start, end)}
 	for _, p := range formPrograms {
 		c := f.Programs[p.Program]
 		days := weekdayOptions(tr)

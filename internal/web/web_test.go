@@ -574,3 +574,46 @@ func TestSignupBudgets(t *testing.T) {
 		t.Fatalf("after waiting: %d", code)
 	}
 }
+
+func TestSignupSaysTheConfiguredSMSWindow(t *testing.T) {
+	b := setup(t)
+	rdb := redistest.Client(t, redistest.DBWeb)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	now := func() time.Time { return b.now }
+	window, err := scheduler.ParseWindow("10:00-19:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := web.New(web.Deps{
+		Subscriptions: subscription.New(b.st, asynq.NewClientFromRedisClient(rdb), now, logger),
+		Store:         b.st, Signer: b.signer, Zones: zones.Names(), DefaultZone: "UTC",
+		Phones: phone.New("US", []string{"US"}), SMSWindow: window,
+		Ready: func(context.Context) error { return nil }, Now: now, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(page), "between 10:00 and 19:00 my time") || strings.Contains(string(page), "20:00") {
+		t.Errorf("the consent box does not name the configured window")
+	}
+	f := smsForm()
+	f.Set("weekly-checkin-time", "09:30") // inside the default window, outside this one
+	res, err = http.PostForm(srv.URL+"/signup", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "between 10:00 and 19:00 your time") {
+		t.Errorf("status %d; the error does not name the configured window", res.StatusCode)
+	}
+}
