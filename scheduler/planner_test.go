@@ -539,7 +539,17 @@ type loseMoveReplies struct{ n, lost atomic.Int64 }
 func (h *loseMoveReplies) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h *loseMoveReplies) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		// Only the plain advances' MULTI: writers' transactions run
+		// scripts on the due index too, and must not lose their replies.
+		advance := func(c redis.Cmder) bool { return c.Name() == "zadd" && isMoveDue(c) }
+		if err == nil && slices.ContainsFunc(cmds, advance) && h.n.Add(1)%2 == 1 {
+			h.lost.Add(1)
+			return fmt.Errorf("read reply: %w", errInjected)
+		}
+		return err
+	}
 }
 
 func (h *loseMoveReplies) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -553,16 +563,21 @@ func (h *loseMoveReplies) ProcessHook(next redis.ProcessHook) redis.ProcessHook 
 	}
 }
 
-// isMoveDue tells the store's batch move from its other scripts (leases,
-// delivery records, schedule reads): it is the only one run on its own whose
-// first key is a due shard (writers change the index inside transactions,
-// which this hook does not see).
+// isMoveDue tells the store's batch moves from its other commands: the
+// exact-move script is the only script run on its own whose first key is a
+// due shard, and a plain advance is a ZADD XX GT of a due shard (writers
+// change the index with scripts inside their transactions, never a ZADD).
 func isMoveDue(cmd redis.Cmder) bool {
 	args := cmd.Args()
-	if (cmd.Name() != "evalsha" && cmd.Name() != "eval") || len(args) < 4 {
+	var key string
+	switch {
+	case cmd.Name() == "zadd" && len(args) > 3 && args[2] == "xx" && args[3] == "gt":
+		key, _ = args[1].(string)
+	case (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(args) >= 4:
+		key, _ = args[3].(string)
+	default:
 		return false
 	}
-	key, _ := args[3].(string)
 	i := strings.LastIndex(key, "due:")
 	if i < 0 || strings.HasSuffix(key[:i], "lease:") {
 		return false

@@ -35,8 +35,12 @@ import (
 //     the schedule's (the hash's n and x are not kept up to date: the
 //     planner writes no hash); retiring an entry writes its step back to the
 //     hash, so steps carry on across a change.
-//   - A planner's move is a compare-and-set on the member's exact score, and
-//     every move makes the score larger (a later instant), so a stale read
+//   - A planner's move makes the score larger (a later instant, or the same
+//     instant with the next step). A plain advance's target follows from the
+//     entry alone, so it is a ZADD XX GT: a replaced member is not there
+//     (XX), and a second planner's move of the same read, or of an older
+//     one, is not higher (GT). Moves that keep the step or remove the entry
+//     are a compare-and-set on the exact score read. Either way a stale read
 //     can never move an entry twice.
 //
 // The score is exact: 2^20 × a Unix time before the year 2242 is below 2^53.
@@ -324,10 +328,19 @@ return out
 
 // MoveDue applies moves and reports, move by move, whether it applied: each
 // is the compare-and-set of Advance (or, with a zero Next, of Unplan), and
-// one that finds the entry changed changes nothing. The moves of one shard
-// take one round trip and are applied atomically together, so a lost reply
-// leaves either all or none of them done; a planner's batch is one shard's.
-// A move touches only the due index (a removal also the schedule hash).
+// one that finds the entry changed changes nothing. A move touches only the
+// due index (a removal also the schedule hash).
+//
+// A plain advance (a later instant and the next step) is a ZADD XX GT of the
+// entry's member: its target follows from what was read alone (the rule,
+// zone and instant in the entry), so every planner that read the same entry
+// computes the same score, and it is higher than the score read. XX finds no
+// member once a writer has replaced it (a new version); GT changes nothing
+// once a planner has moved it (the same score, or a later one). The
+// advances of one shard go in one MULTI, so a lost reply leaves all or none
+// of them done. A move that keeps the step (a skipped occurrence, planned
+// from the clock) or removes the entry is an exact compare-and-set on the
+// score read, in a script.
 func (s *Store) MoveDue(ctx context.Context, moves []DueMove) ([]bool, error) {
 	out := make([]bool, len(moves))
 	byShard := map[int][]int{}
@@ -340,38 +353,89 @@ func (s *Store) MoveDue(ctx context.Context, moves []DueMove) ([]bool, error) {
 		byShard[sh] = append(byShard[sh], i)
 	}
 	for _, sh := range shards {
-		idx := byShard[sh]
-		keys := []string{s.dueKey(sh)}
-		args := make([]any, 0, 3*len(idx))
-		for _, i := range idx {
-			mv := moves[i]
-			e := mv.Entry
-			to := "remove"
-			if mv.Next.IsZero() {
-				keys = append(keys, s.schedKey(e.SubscriberID, e.Program))
+		var plain, exact []int
+		for _, i := range byShard[sh] {
+			// An advance to an earlier instant (never the planner's) would
+			// not be higher than the score read: it takes the exact path.
+			if mv := moves[i]; !mv.Next.IsZero() && !mv.KeepStep && !mv.Next.Before(mv.Entry.At) {
+				plain = append(plain, i)
 			} else {
-				step := e.Step + 1
-				if mv.KeepStep {
-					step = e.Step
-				}
-				to = strconv.FormatInt(dueScore(mv.Next, step), 10)
+				exact = append(exact, i)
 			}
-			args = append(args, dueMember(e.SubscriberID, e.Program, e.Version, e.Rule, e.TimeZone),
-				dueScore(e.At, e.Step), to)
 		}
-		first := moves[idx[0]].Entry
-		res, err := moveDueScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
-		if err != nil {
-			return nil, fmt.Errorf("move due %s/%s (and %d more): %w", first.SubscriberID, first.Program, len(idx)-1, err)
+		if err := s.advanceDue(ctx, sh, moves, plain, out); err != nil {
+			return nil, err
 		}
-		if len(res) != len(idx) {
-			return nil, fmt.Errorf("move due entries: %d results for %d moves", len(res), len(idx))
-		}
-		for k, i := range idx {
-			out[i] = res[k] == 1
+		if err := s.moveDueExactly(ctx, sh, moves, exact, out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// advanceDue applies the plain advances idx of moves, all of shard sh.
+func (s *Store) advanceDue(ctx context.Context, sh int, moves []DueMove, idx []int, out []bool) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	key := s.dueKey(sh)
+	cmds := make([]*redis.IntCmd, len(idx))
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for k, i := range idx {
+			e := moves[i].Entry
+			cmds[k] = p.ZAddArgs(ctx, key, redis.ZAddArgs{XX: true, GT: true, Ch: true, Members: []redis.Z{{
+				Score:  float64(dueScore(moves[i].Next, e.Step+1)),
+				Member: dueMember(e.SubscriberID, e.Program, e.Version, e.Rule, e.TimeZone),
+			}}})
+		}
+		return nil
+	})
+	if err != nil {
+		first := moves[idx[0]].Entry
+		return fmt.Errorf("move due %s/%s (and %d more): %w", first.SubscriberID, first.Program, len(idx)-1, err)
+	}
+	for k, i := range idx {
+		out[i] = cmds[k].Val() == 1
+	}
+	return nil
+}
+
+// moveDueExactly applies the moves idx of moves, all of shard sh, as exact
+// compare-and-sets on the scores read.
+func (s *Store) moveDueExactly(ctx context.Context, sh int, moves []DueMove, idx []int, out []bool) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	keys := []string{s.dueKey(sh)}
+	args := make([]any, 0, 3*len(idx))
+	for _, i := range idx {
+		mv := moves[i]
+		e := mv.Entry
+		to := "remove"
+		if mv.Next.IsZero() {
+			keys = append(keys, s.schedKey(e.SubscriberID, e.Program))
+		} else {
+			step := e.Step + 1
+			if mv.KeepStep {
+				step = e.Step
+			}
+			to = strconv.FormatInt(dueScore(mv.Next, step), 10)
+		}
+		args = append(args, dueMember(e.SubscriberID, e.Program, e.Version, e.Rule, e.TimeZone),
+			dueScore(e.At, e.Step), to)
+	}
+	first := moves[idx[0]].Entry
+	res, err := moveDueScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return fmt.Errorf("move due %s/%s (and %d more): %w", first.SubscriberID, first.Program, len(idx)-1, err)
+	}
+	if len(res) != len(idx) {
+		return fmt.Errorf("move due entries: %d results for %d moves", len(res), len(idx))
+	}
+	for k, i := range idx {
+		out[i] = res[k] == 1
+	}
+	return nil
 }
 
 // Lease takes a shard for owner for ttl, or extends owner's lease. It returns
