@@ -375,15 +375,30 @@ func (ps *pass) plan(now time.Time, e store.DueEntry) (store.DueMove, func(conte
 	occ := st.occ
 
 	if late := now.Sub(e.At); late > ps.c.Grace {
-		key := store.DeliveryKey{SubscriberID: e.SubscriberID, Program: e.Program, Date: occ.Date, Channel: domain.Email}
 		reason := fmt.Sprintf("too late (%s after its time)", late.Round(time.Minute))
-		// Plan from now, not from the missed instant: one skip record, not a
-		// catch-up burst. The step stays: the message it would have carried
-		// has not been seen, so it is still the next one.
+		// Plan from now, not from the missed instant: one skip record per
+		// channel, not a catch-up burst. The step stays: the message it would
+		// have carried has not been seen, so it is still the next one.
 		mv := store.DueMove{Entry: e, Next: rule.Next(now, loc).At, KeepStep: true}
 		return mv, func(ctx context.Context) (bool, error) {
-			if err := ps.c.Store.SkipDelivery(ctx, key, reason, now); err != nil {
+			// Late entries are few (after downtime): reading the subscriber
+			// here, for the channels the occurrence would have gone out on,
+			// costs the common path nothing.
+			sub, err := ps.c.Store.Subscriber(ctx, e.SubscriberID)
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil // erased meanwhile: nothing to record against
+			}
+			if err != nil {
 				return false, err
+			}
+			for _, c := range []domain.Channel{domain.Email, domain.SMS} {
+				if !sub.Wants(c) {
+					continue
+				}
+				key := store.DeliveryKey{SubscriberID: e.SubscriberID, Program: e.Program, Date: occ.Date, Channel: c}
+				if err := ps.c.Store.SkipDelivery(ctx, key, reason, now); err != nil {
+					return false, err
+				}
 			}
 			log().Info("occurrence skipped", "date", occ.Date, "reason", "too late")
 			return false, nil

@@ -744,3 +744,61 @@ func TestDowntime(t *testing.T) {
 		})
 	}
 }
+
+// TestDowntimeRecordsTheSkipOnEachChannel: an occurrence found too late is
+// recorded as skipped on the channels it would have gone out on, and only
+// those.
+func TestDowntimeRecordsTheSkipOnEachChannel(t *testing.T) {
+	ctx := context.Background()
+	// Sunday 8 March 2026, 09:00 in London (GMT).
+	at := time.Date(2026, 3, 8, 9, 0, 0, 0, time.UTC)
+	b := setup(t, at.Add(-24*time.Hour))
+	now := b.clock.Now()
+	loc, _ := scheduler.LoadZone("Europe/London")
+	r, _ := scheduler.ParseRule("weekly:sun@09:00")
+	subscribe := func(sub domain.Subscriber) string {
+		t.Helper()
+		sub.FirstName, sub.TimeZone, sub.Locale, sub.CreatedAt = "Sam", "Europe/London", "en", now
+		res, err := b.st.Signup(ctx, sub, []domain.Schedule{{Program: domain.WeeklyCheckin, Rule: r.String()}}, store.ConsentEvent{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := map[domain.Program]time.Time{domain.WeeklyCheckin: r.Next(now, loc).At}
+		activate := b.st.Activate
+		if sub.Email == "" {
+			activate = b.st.ActivateBySMS
+		}
+		if ok, err := activate(ctx, res.ID, now, next, store.ConsentEvent{}); err != nil || !ok {
+			t.Fatalf("activate: %v, %v", ok, err)
+		}
+		return res.ID
+	}
+	smsOnly := subscribe(domain.Subscriber{Phone: "+447400123456", Channels: []domain.Channel{domain.SMS}, SMSStatus: domain.SMSActive})
+	both := subscribe(domain.Subscriber{Email: "both@example.org", Phone: "+447400123457",
+		Channels: []domain.Channel{domain.Email, domain.SMS}, SMSStatus: domain.SMSActive})
+
+	b.clock.Set(at.Add(8 * time.Hour))
+	if _, err := b.planner("a", b.rec, time.Minute).Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id   string
+		want map[domain.Channel]bool
+	}{
+		{smsOnly, map[domain.Channel]bool{domain.SMS: true}},
+		{both, map[domain.Channel]bool{domain.Email: true, domain.SMS: true}},
+	} {
+		for _, c := range []domain.Channel{domain.Email, domain.SMS} {
+			d, err := b.st.Delivery(ctx, store.DeliveryKey{SubscriberID: tc.id, Program: domain.WeeklyCheckin, Date: "2026-03-08", Channel: c})
+			switch {
+			case tc.want[c] && (err != nil || d.State != store.Skipped || !strings.Contains(d.Reason, "too late")):
+				t.Errorf("%s over %s: %+v, %v; want skipped, too late", tc.id, c, d, err)
+			case !tc.want[c] && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("%s over %s: a record %+v, want none (not a channel of theirs)", tc.id, c, d)
+			}
+		}
+	}
+	if got := b.tasks(t); len(got) != 0 {
+		t.Errorf("queued %v; want nothing", got)
+	}
+}
