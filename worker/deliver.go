@@ -29,7 +29,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 
 	// One round trip reads both; the claim checks suppression and the
 	// "sent" record carries the latest-nudge mark, so a nudge takes three.
-	sub, sc, scheduled, err := h.d.Store.SubscriberWithSchedule(ctx, p.SubscriberID, p.Program)
+	sub, version, scheduled, err := h.d.Store.SubscriberWithVersion(ctx, p.SubscriberID, p.Program)
 	if errors.Is(err, store.ErrNotFound) {
 		log.Info("nudge skipped", "reason", "subscriber gone")
 		return nil // erased: nothing to record against
@@ -48,7 +48,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	if now.Before(sub.PausedUntil) {
 		return skipAll("paused")
 	}
-	if !scheduled || sc.Version != p.Version {
+	if !scheduled || version != p.Version {
 		return skipAll("schedule changed since planned")
 	}
 	if late := now.Sub(time.Unix(p.At, 0)); late > h.d.Grace {

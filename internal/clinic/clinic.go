@@ -42,6 +42,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -445,19 +446,10 @@ func (s *Service) checkEnrolment(in Enrolment, now time.Time) (domain.Subscriber
 		return sub, fieldErr("consent.obtained_at", "is in the future")
 	case a.At.Before(now.AddDate(-2, 0, 0)):
 		return sub, fieldErr("consent.obtained_at", "is more than two years ago: obtain consent again")
-	case !contains(attestationMethods, a.Method):
+	case !slices.Contains(attestationMethods, a.Method):
 		return sub, fieldErr("consent.method", "want one of %s", strings.Join(attestationMethods, ", "))
 	}
 	return sub, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Client loads one of the clinic's clients.
@@ -736,7 +728,7 @@ func (s *Service) plan(now time.Time) func(store.PromptState) ([]store.PromptOcc
 		if err != nil {
 			return nil, fmt.Errorf("plan prompts of %s: %w", st.Client.ID, err)
 		}
-		texts := st.Client.Phone != "" && (len(st.Client.Channels) == 0 && st.Client.Email == "" || containsChannel(st.Client.Channels, domain.SMS))
+		texts := st.Client.Phone != "" && (len(st.Client.Channels) == 0 && st.Client.Email == "" || slices.Contains(st.Client.Channels, domain.SMS))
 		var out []store.PromptOccurrence
 		add := func(p domain.Prompt, session int64, at time.Time) {
 			if texts {
@@ -765,15 +757,6 @@ func (s *Service) plan(now time.Time) func(store.PromptState) ([]store.PromptOcc
 		}
 		return out, nil
 	}
-}
-
-func containsChannel(cs []domain.Channel, c domain.Channel) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // ---- what was sent, what came back ----

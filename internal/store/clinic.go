@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
@@ -192,20 +193,11 @@ func (s *Store) APIKeys(ctx context.Context, cid string) ([]APIKey, error) {
 	return out, nil
 }
 
+// cut3 splits a key record "<sha256>|<created>|<revoked>".
 func cut3(v string) (a, b, c string) {
-	var rest string
-	a, rest, _ = cutPipe(v)
-	b, c, _ = cutPipe(rest)
+	a, rest, _ := strings.Cut(v, "|")
+	b, c, _ = strings.Cut(rest, "|")
 	return a, b, c
-}
-
-func cutPipe(v string) (string, string, bool) {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '|' {
-			return v[:i], v[i+1:], true
-		}
-	}
-	return v, "", false
 }
 
 func parseAPIKey(id, v string) APIKey {

@@ -339,13 +339,11 @@ func (s *Store) Subscriber(ctx context.Context, id string) (domain.Subscriber, e
 }
 
 // readScheduleScript reads a schedule hash and its due-index score (false
-// when it has no entry), and with ARGV[2] '1' the subscriber hash too, at
-// one instant. KEYS: the schedule hash, the subscriber hash, the due shard;
-// ARGV[1]: the member's head. The member is found with the subscriber's
-// zone: a schedule's entry is always planned in it (see due.go).
+// when it has no entry) at one instant. KEYS: the schedule hash, the
+// subscriber hash, the due shard; ARGV[1]: the member's head. The member is
+// found with the subscriber's zone: a schedule's entry is always planned in
+// it (see due.go).
 var readScheduleScript = redis.NewScript(`
-local sub = false
-if ARGV[2] == '1' then sub = redis.call('HGETALL', KEYS[2]) end
 local h = redis.call('HGETALL', KEYS[1])
 local sc = redis.call('HMGET', KEYS[1], 'v', 'r')
 local score = false
@@ -353,37 +351,32 @@ if sc[1] then
   local tz = redis.call('HGET', KEYS[2], '` + fTimeZone + `') or ''
   score = redis.call('ZSCORE', KEYS[3], ARGV[1] .. '|' .. sc[1] .. '|' .. (sc[2] or '') .. '|' .. tz)
 end
-return {sub, h, score}
+return {h, score}
 `)
 
 // readSchedule loads a schedule (nil when there is none) with its next
-// instant and step from the due index when it is planned, and, with withSub,
-// its subscriber's hash (nil when there is none), in one round trip.
-func (s *Store) readSchedule(ctx context.Context, id string, p domain.Program, withSub bool) (subHash map[string]string, sc *domain.Schedule, err error) {
-	flag := "0"
-	if withSub {
-		flag = "1"
-	}
-	res, err := readScheduleScript.Run(ctx, s.rdb, []string{s.schedKey(id, p), s.subKey(id), s.dueKey(ShardOf(id))}, dueHead(id, p), flag).Slice()
+// instant and step from the due index when it is planned, in one round trip.
+func (s *Store) readSchedule(ctx context.Context, id string, p domain.Program) (*domain.Schedule, error) {
+	res, err := readScheduleScript.Run(ctx, s.rdb, []string{s.schedKey(id, p), s.subKey(id), s.dueKey(ShardOf(id))}, dueHead(id, p)).Slice()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if len(res) != 3 {
-		return nil, nil, fmt.Errorf("read schedule: %d results", len(res))
+	if len(res) != 2 {
+		return nil, fmt.Errorf("read schedule: %d results", len(res))
 	}
-	subHash = pairs(res[0])
-	if m := pairs(res[1]); m != nil {
-		v := scheduleFrom(id, p, m)
-		if score, ok := res[2].(string); ok {
-			f, err := strconv.ParseFloat(score, 64)
-			if err != nil {
-				return nil, nil, fmt.Errorf("read schedule: score %q: %w", score, err)
-			}
-			v.Next, v.Step = splitDueScore(f)
+	m := pairs(res[0])
+	if m == nil {
+		return nil, nil
+	}
+	v := scheduleFrom(id, p, m)
+	if score, ok := res[1].(string); ok {
+		f, err := strconv.ParseFloat(score, 64)
+		if err != nil {
+			return nil, fmt.Errorf("read schedule: score %q: %w", score, err)
 		}
-		sc = &v
+		v.Next, v.Step = splitDueScore(f)
 	}
-	return subHash, sc, nil
+	return &v, nil
 }
 
 // pairs turns an HGETALL reply passed through a script into a map; nil for
@@ -401,22 +394,30 @@ func pairs(v any) map[string]string {
 	return m
 }
 
-// SubscriberWithSchedule loads a subscriber and one of its schedules in one
-// round trip, as a worker needs them before sending. A missing subscriber is
-// ErrNotFound; a missing schedule is reported by found.
-func (s *Store) SubscriberWithSchedule(ctx context.Context, id string, p domain.Program) (sub domain.Subscriber, sc domain.Schedule, found bool, err error) {
-	m, got, err := s.readSchedule(ctx, id, p, true)
-	if err != nil {
-		return sub, sc, false, fmt.Errorf("load subscriber %s and schedule %s: %w", id, p, err)
+// SubscriberWithVersion loads a subscriber and the version of one of its
+// schedules in one round trip (two plain reads in a pipeline), as a worker
+// needs them before sending: a task planned from another version is not
+// sent. A missing subscriber is ErrNotFound; a missing schedule is reported
+// by found.
+func (s *Store) SubscriberWithVersion(ctx context.Context, id string, p domain.Program) (sub domain.Subscriber, version int64, found bool, err error) {
+	var subCmd *redis.MapStringStringCmd
+	var verCmd *redis.StringCmd
+	_, err = s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		subCmd = pl.HGetAll(ctx, s.subKey(id))
+		verCmd = pl.HGet(ctx, s.schedKey(id, p), fVersion)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return sub, 0, false, fmt.Errorf("load subscriber %s and schedule %s: %w", id, p, err)
 	}
-	if m == nil {
-		return sub, sc, false, fmt.Errorf("load subscriber %s: %w", id, ErrNotFound)
+	if len(subCmd.Val()) == 0 {
+		return sub, 0, false, fmt.Errorf("load subscriber %s: %w", id, ErrNotFound)
 	}
-	sub = subscriberFrom(id, m)
-	if got != nil {
-		sc, found = *got, true
+	sub = subscriberFrom(id, subCmd.Val())
+	if v, err := verCmd.Int64(); err == nil {
+		version, found = v, true
 	}
-	return sub, sc, found, nil
+	return sub, version, found, nil
 }
 
 func subscriberFrom(id string, m map[string]string) domain.Subscriber {
@@ -467,7 +468,7 @@ func (s *Store) Schedules(ctx context.Context, id string) ([]domain.Schedule, er
 // Schedule loads one schedule. Its next instant and step are the due
 // index's while it is planned, the hash's otherwise.
 func (s *Store) Schedule(ctx context.Context, id string, p domain.Program) (domain.Schedule, error) {
-	_, sc, err := s.readSchedule(ctx, id, p, false)
+	sc, err := s.readSchedule(ctx, id, p)
 	if err != nil {
 		return domain.Schedule{}, fmt.Errorf("load schedule %s/%s: %w", id, p, err)
 	}
