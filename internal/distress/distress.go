@@ -76,8 +76,10 @@ func shortAmbiguous(s string) (Result, bool) {
 		return Result{}, false
 	}
 	for _, d := range shortDanger {
-		if d.re.MatchString(s) {
-			return Result{Rule: d.lang + ".short-ambiguous", Lang: d.lang}, true
+		for _, loc := range d.re.FindAllStringIndex(s, -1) {
+			if !negated(s[:loc[0]]) {
+				return Result{Rule: d.lang + ".short-ambiguous", Lang: d.lang}, true
+			}
 		}
 	}
 	return Result{}, false
@@ -98,11 +100,17 @@ func negated(before string) bool {
 		if words[i] == "." {
 			return false
 		}
-		if negators[words[i]] {
+		if negators[words[i]] && !knowNot(words, i) {
 			return true
 		}
 	}
 	return false
+}
+
+// knowNot reports whether the negation at i only says "I don't know"
+// ("ya no sé para qué vivo", "I don't know why I want to die").
+func knowNot(words []string, i int) bool {
+	return i+1 < len(words) && (words[i] == "no" && words[i+1] == "se" || words[i] == "dont" && words[i+1] == "know")
 }
 
 // squeeze collapses every run of one repeated letter to a single letter.
