@@ -85,6 +85,12 @@ type Subscriber struct {
 	// SMSStatus is the consent state of Phone: "" (no SMS), pending (asked
 	// to reply YES), active, or stopped (said STOP).
 	SMSStatus SMSStatus
+	// SMSAskedAt is when the latest text asking the number to reply YES
+	// went out; a YES confirms only a request that is recent enough.
+	SMSAskedAt time.Time
+	// SMSConfirmedAt is when the number's owner last confirmed texts (YES or
+	// START from the number); zero while they never did.
+	SMSConfirmedAt time.Time
 	// SMSFooterAt is when the last text carrying the opt-out words went out.
 	SMSFooterAt time.Time
 	// PausedUntil, while in the future, holds back every nudge.
@@ -150,6 +156,9 @@ type Clinic struct {
 	DisplayName string
 	// SignOff closes the clinic's emails ("Your care team").
 	SignOff string
+	// HelpText is the clinic's own contact line, added to the answer to
+	// HELP from its clients ("" for none).
+	HelpText string
 	// WebhookURL receives the clinic's signed events; "" for none.
 	WebhookURL string
 	// CapDay and CapWeek limit prompts per client: at most CapDay in one

@@ -69,8 +69,8 @@ func TestFinishSentMarksTheSubscriberOnlyIfItStillExists(t *testing.T) {
 	if err != nil || sub.LastNudge != marks.LastNudge || !sub.SMSFooterAt.Equal(now) {
 		t.Errorf("after FinishSent: %+v %v", sub, err)
 	}
-	if id, err := st.ReplyTarget(ctx, "+447400123456"); err != nil || id != res.ID {
-		t.Errorf("replies go to %q %v", id, err)
+	if _, routed, err := st.NumberHolders(ctx, "+447400123456"); err != nil || routed != res.ID {
+		t.Errorf("the number is routed to %q %v", routed, err)
 	}
 	if d, _ := st.Delivery(ctx, k); d.State != store.Sent || d.ProviderID != "SM1" {
 		t.Errorf("record %+v", d)

@@ -176,8 +176,11 @@ type SentMarks struct {
 	LastNudge string
 	// SMSFooterAt is set when the text carried the opt-out words.
 	SMSFooterAt time.Time
-	// RoutePhone is a number whose replies now go to the subscriber.
+	// RoutePhone is a number whose replies now go to the subscriber: set
+	// for a nudge or prompt only, never for a confirmation request.
 	RoutePhone string
+	// SMSAskedAt is set when the text asked the number to reply YES.
+	SMSAskedAt time.Time
 }
 
 // setFieldsIfExistsScript sets fields of a hash that exists, and never brings
@@ -195,6 +198,9 @@ func (s *Store) FinishSent(ctx context.Context, k DeliveryKey, providerID string
 		}
 		if !m.SMSFooterAt.IsZero() {
 			fields = append(fields, fSMSFooterAt, unix(m.SMSFooterAt))
+		}
+		if !m.SMSAskedAt.IsZero() {
+			fields = append(fields, fSMSAskedAt, unix(m.SMSAskedAt))
 		}
 		if len(fields) > 0 {
 			p.Eval(ctx, setFieldsIfExistsScript, []string{s.subKey(k.SubscriberID)}, fields...)

@@ -90,8 +90,8 @@ func TestEraseLeavesNothingOfThePersonAndSparesOthers(t *testing.T) {
 			if _, err := st.Subscriber(ctx, gone.id); err == nil {
 				t.Error("the erased subscriber still loads")
 			}
-			if _, err := st.SubscriberByPhone(ctx, gone.phone); err == nil {
-				t.Error("the erased number still finds a subscriber")
+			if holders, _, err := st.NumberHolders(ctx, gone.phone); err != nil || len(holders) != 0 {
+				t.Errorf("the erased number still has holders %v (%v)", holders, err)
 			}
 			for _, c := range []struct {
 				channel, addr string
@@ -109,8 +109,8 @@ func TestEraseLeavesNothingOfThePersonAndSparesOthers(t *testing.T) {
 			if sub, err := st.Subscriber(ctx, kept.id); err != nil || sub.Email != kept.email || sub.Status != domain.Active {
 				t.Errorf("the other subscriber = %+v, %v", sub, err)
 			}
-			if id, err := st.SubscriberByPhone(ctx, kept.phone); err != nil || id != kept.id {
-				t.Errorf("the other number finds %q, %v", id, err)
+			if holders, _, err := st.NumberHolders(ctx, kept.phone); err != nil || len(holders) != 1 || holders[0].ID != kept.id {
+				t.Errorf("the other number's holders %v, %v", holders, err)
 			}
 			dl, _ := st.Deliveries(ctx, kept.id)
 			rep, _ := st.Replies(ctx, kept.id)
@@ -142,8 +142,8 @@ func TestEraseKeepsANumberNowSomeoneElses(t *testing.T) {
 	if _, err := st.Erase(ctx, first); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := st.SubscriberByPhone(ctx, "+447700900789"); err != nil || id != second {
-		t.Errorf("the number finds %q, %v; want the later subscriber %s", id, err, second)
+	if holders, _, err := st.NumberHolders(ctx, "+447700900789"); err != nil || len(holders) != 1 || holders[0].ID != second {
+		t.Errorf("the number's holders %v, %v; want only the later subscriber %s", holders, err, second)
 	}
 }
 

@@ -371,18 +371,19 @@ func (s *Store) RouteReplies(ctx context.Context, phone, id string) error {
 	return nil
 }
 
-// ReplyTarget returns the record a text from phone answers: the one that
-// last texted it, else the public subscriber with the number, else
-// ErrNotFound.
+// ReplyTarget returns the record a reply from phone reaches now (see
+// ReplyRecipient), or ErrNotFound when no record's texts to the number are
+// confirmed.
 func (s *Store) ReplyTarget(ctx context.Context, phone string) (string, error) {
-	id, err := s.rdb.HGet(ctx, s.routeKey(), phone).Result()
-	if err == nil && id != "" {
-		return id, nil
+	holders, routed, err := s.NumberHolders(ctx, phone)
+	if err != nil {
+		return "", err
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", fmt.Errorf("find number: %w", err)
+	sub, ok := ReplyRecipient(holders, routed)
+	if !ok {
+		return "", fmt.Errorf("find reply target: %w", ErrNotFound)
 	}
-	return s.SubscriberByPhone(ctx, phone)
+	return sub.ID, nil
 }
 
 // ClientDeliveries returns a page of a client's delivery records, newest

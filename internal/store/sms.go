@@ -17,8 +17,9 @@ const ReplyRetention = 400 * 24 * time.Hour
 // maxReplies caps one subscriber's kept replies.
 const maxReplies = 500
 
-// SubscriberByPhone returns the id of the subscriber a number belongs to,
-// or ErrNotFound.
+// SubscriberByPhone returns the id of the public SMS-only subscriber known
+// by a number (the phone index holds only those), or ErrNotFound. It says
+// nothing about who may read the number's texts: see ReplyTarget.
 func (s *Store) SubscriberByPhone(ctx context.Context, phone string) (string, error) {
 	id, err := s.rdb.HGet(ctx, s.phoneIndexKey(), phone).Result()
 	if errors.Is(err, redis.Nil) {
@@ -44,7 +45,7 @@ func (s *Store) ConfirmSMS(ctx context.Context, id string, ev ConsentEvent) (dom
 			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, fSMSStatus, string(domain.SMSActive), fPausedUntil, "0")
+			p.HSet(ctx, key, fSMSStatus, string(domain.SMSActive), fPausedUntil, "0", fSMSOKAt, unix(ev.At))
 			if phone != "" {
 				p.SRem(ctx, s.suppressionKey(), AddressHash(phone))
 			}
@@ -91,6 +92,12 @@ type Reply struct {
 
 // AddReply keeps a reply (the newest maxReplies, for ReplyRetention).
 func (s *Store) AddReply(ctx context.Context, id string, r Reply) error {
+	return s.KeepReply(ctx, id, r, "")
+}
+
+// KeepReply keeps a reply that came as the inbound message sid, and marks
+// the message handled in the same transaction (sid "" marks nothing).
+func (s *Store) KeepReply(ctx context.Context, id string, r Reply, sid string) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode reply: %w", err)
@@ -100,6 +107,7 @@ func (s *Store) AddReply(ctx context.Context, id string, r Reply) error {
 		p.RPush(ctx, key, b)
 		p.LTrim(ctx, key, -maxReplies, -1)
 		p.Expire(ctx, key, ReplyRetention)
+		s.markInbound(ctx, p, sid)
 		return nil
 	})
 	if err != nil {
@@ -123,17 +131,6 @@ func (s *Store) Replies(ctx context.Context, id string) ([]Reply, error) {
 		out = append(out, rep)
 	}
 	return out, nil
-}
-
-// FirstInbound reports whether this is the first time the inbound message
-// with this provider id is seen; Twilio retries a webhook it did not hear
-// back from, and each message must be handled once.
-func (s *Store) FirstInbound(ctx context.Context, sid string) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, s.prefix+"inbound:"+sid, 1, 7*24*time.Hour).Result()
-	if err != nil {
-		return false, fmt.Errorf("check inbound %s: %w", sid, err)
-	}
-	return ok, nil
 }
 
 // Suppress puts an address or number on the suppression list directly (a

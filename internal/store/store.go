@@ -115,6 +115,8 @@ const (
 	fChannels    = "chn"
 	fSMSStatus   = "ss"
 	fSMSFooterAt = "sf"
+	fSMSAskedAt  = "sq" // when the latest confirmation request was texted
+	fSMSOKAt     = "sc" // when the number's owner last confirmed texts
 	fPausedUntil = "pu"
 	fLastNudge   = "ln"
 	fEmailOK     = "ec"
@@ -242,10 +244,13 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 	}
 	outcome := SignupCreated
 	if !created {
-		if id, err = s.rdb.HGet(ctx, index, handle).Result(); err != nil {
+		fresh := id
+		if id, err = s.claimedHandle(ctx, index, handle, fresh); err != nil {
 			return SignupResult{}, fmt.Errorf("sign up: %w", err)
 		}
-		outcome = SignupUpdated
+		if id != fresh {
+			outcome = SignupUpdated
+		}
 	}
 	key := s.subKey(id)
 	txf := func(tx *redis.Tx) error {
@@ -266,8 +271,11 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			if sub.Phone != "" {
-				// The latest signup of a number is the one its texts answer.
-				p.HSet(ctx, s.phoneIndexKey(), sub.Phone, id)
+				// The number is named, not proven: the record joins the
+				// number's holders, and only a YES from the number lets its
+				// texts reach the record (see route.go). The phone index
+				// holds only SMS-only records, as their handle (HSETNX
+				// above), so no signup ever takes another record's place.
 				p.SAdd(ctx, s.phoneOwnersKey(sub.Phone), id)
 			}
 			p.HSet(ctx, key,
@@ -307,6 +315,38 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 		return SignupResult{}, fmt.Errorf("sign up: %w", err)
 	}
 	return SignupResult{ID: id, Outcome: outcome}, nil
+}
+
+// claimedHandle returns the record an index entry names. In the phone index
+// an entry may still name a record signed up with an email address and a
+// number (an older version indexed those too): such a record is not this
+// SMS-only person's, so the entry is taken back and claimed for want.
+func (s *Store) claimedHandle(ctx context.Context, index, handle, want string) (string, error) {
+	id, err := s.rdb.HGet(ctx, index, handle).Result()
+	if err != nil {
+		return "", err
+	}
+	if index != s.phoneIndexKey() {
+		return id, nil
+	}
+	email, err := s.rdb.HGet(ctx, s.subKey(id), fEmail).Result()
+	if errors.Is(err, redis.Nil) || (err == nil && email == "") {
+		return id, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := s.rdb.Eval(ctx, hdelIfScript, []string{index}, handle, id).Err(); err != nil {
+		return "", err
+	}
+	ok, err := s.rdb.HSetNX(ctx, index, handle, want).Result()
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return s.rdb.HGet(ctx, index, handle).Result()
+	}
+	return want, nil
 }
 
 // watch runs an optimistic transaction on keys, trying again (with a short,
@@ -433,6 +473,8 @@ func subscriberFrom(id string, m map[string]string) domain.Subscriber {
 		Channels:       parseChannels(m[fChannels]),
 		SMSStatus:      domain.SMSStatus(m[fSMSStatus]),
 		SMSFooterAt:    fromUnix(m[fSMSFooterAt]),
+		SMSAskedAt:     fromUnix(m[fSMSAskedAt]),
+		SMSConfirmedAt: fromUnix(m[fSMSOKAt]),
 		PausedUntil:    fromUnix(m[fPausedUntil]),
 		EmailConfirmed: m[fEmailOK] == "1",
 		LastNudge:      m[fLastNudge],
@@ -532,7 +574,7 @@ func (s *Store) activate(ctx context.Context, id string, at time.Time, next map[
 			if by == domain.Email {
 				p.HSet(ctx, key, fEmailOK, "1")
 			} else {
-				p.HSet(ctx, key, fSMSStatus, string(domain.SMSActive))
+				p.HSet(ctx, key, fSMSStatus, string(domain.SMSActive), fSMSOKAt, unix(at))
 			}
 			// Confirming again through double opt-in lifts an earlier opt-out.
 			if addr != "" {

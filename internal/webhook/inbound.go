@@ -6,7 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
+
 	"strings"
 	"time"
 
@@ -23,10 +23,16 @@ const PauseFor = 14 * 24 * time.Hour
 const maxReplyText = 640
 
 // inbound handles a text someone sent to nudge's number. It answers with
-// TwiML: at most one text back, and none at all to STOP, which the carrier
-// and Twilio confirm themselves (a second confirmation would be one text
-// too many). A plain-language request to stop, which Twilio does not know,
-// gets one confirmation from us.
+// TwiML: at most one text back, and none at all to a bare carrier STOP,
+// which the carrier and Twilio confirm themselves (a second confirmation
+// would be one text too many). A plain-language request to stop, which
+// Twilio does not know, gets one confirmation from us.
+//
+// Each message is handled once: its MessageSid is marked handled in the same
+// transaction that applies its effect, so a failure half-way (answered 503)
+// leaves nothing marked and Twilio's retry is handled in full, while a retry
+// of a message already applied changes nothing. A short lock keeps two
+// deliveries of one message at the same moment from both running.
 func (t *Twilio) inbound(w http.ResponseWriter, r *http.Request) {
 	if !t.verified(w, r) {
 		return
@@ -37,17 +43,36 @@ func (t *Twilio) inbound(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "MessageSid and From are required", http.StatusBadRequest)
 		return
 	}
-	first, err := t.store.FirstInbound(ctx, sid)
+	handled, err := t.store.InboundHandled(ctx, sid)
 	if err != nil {
 		t.fail(w, "check inbound", err)
 		return
 	}
-	if !first {
+	if handled {
 		t.logger.Info("inbound repeated", "sid", sid)
 		twiml(w, "")
 		return
 	}
+	locked, err := t.store.LockInbound(ctx, sid)
+	if err != nil {
+		t.fail(w, "lock inbound", err)
+		return
+	}
+	if !locked {
+		t.fail(w, "inbound in progress", errors.New("another attempt holds the message"))
+		return
+	}
+	defer func() {
+		if err := t.store.UnlockInbound(context.WithoutCancel(ctx), sid); err != nil {
+			t.logger.Warn("could not unlock an inbound message", "sid", sid, "err", err)
+		}
+	}()
 	reply, err := t.handleInbound(ctx, sid, from, body)
+	if errors.Is(err, store.ErrInboundHandled) {
+		t.logger.Info("inbound repeated", "sid", sid)
+		twiml(w, "")
+		return
+	}
 	if err != nil {
 		t.fail(w, "handle inbound", err)
 		return
@@ -62,163 +87,174 @@ func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
 
 // handleInbound acts on one message and returns the reply text ("" for none).
 //
-// One number can belong to several records: a public subscriber and
-// clients of clinics. A reply, YES/START or PAUSE goes to the record that
-// last texted the number (else the public one); a STOP goes to every record
-// holding the number, since the carrier stops our number for all of them.
+// A number proves nothing until its owner answers YES (see store/route.go):
+// a reply, rating, PAUSE or distress pause reaches only a record whose texts
+// to this number are confirmed and on, the one a nudge or prompt last went
+// out from; YES and START confirm only records that asked recently (or turn
+// back on texts the owner had confirmed, then stopped); STOP reaches every
+// record naming the number. Anyone gets the answer to HELP and to distress,
+// which reveal nothing about anybody.
 func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (string, error) {
 	now := t.now()
 	m := keyword.Read(body)
-	sub, known, err := t.replyTarget(ctx, from)
+	holders, routed, err := t.store.NumberHolders(ctx, from)
 	if err != nil {
 		return "", err
 	}
-	id := sub.ID
-	locale := "en"
-	if known && sub.Locale == "es" {
-		locale = "es"
-	}
-	words := replies[locale]
+	target, known := store.ReplyRecipient(holders, routed)
 	log := t.logger.With("sid", sid, "kind", m.Kind.String())
 	if known {
-		log = log.With("subscriber_id", id)
+		log = log.With("subscriber_id", target.ID)
+	}
+	a, err := t.answers(ctx, target, known, body)
+	if err != nil {
+		return "", err
 	}
 	ev := store.ConsentEvent{At: now, Channel: string(domain.SMS), Source: "sms-keyword", Detail: m.Kind.String()}
 
-	if crisis(body) && m.Kind != keyword.Stop {
-		log.Warn("crisis words in a reply: resources sent, nudges paused")
-		if known {
-			ev.Action, ev.Detail = store.ConsentPause, "crisis words in a reply"
-			if err := t.store.Pause(ctx, id, now.Add(PauseFor), ev); err != nil {
-				return "", err
-			}
-			if err := t.keep(ctx, sub, m, body, now, true); err != nil {
-				return "", err
-			}
-		}
-		return words.crisis, nil
+	if m.Distress {
+		return t.distress(ctx, log, sid, from, target, known, m, body, a, ev)
 	}
 
 	switch m.Kind {
 	case keyword.Stop:
 		ev.Action = store.ConsentSMSStop
-		if err := t.stopAll(ctx, log, from, sub, known, ev); err != nil {
+		if err := t.stopNumber(ctx, log, sid, from, ev); err != nil {
 			return "", err
 		}
 		log.Info("sms opt-out")
-		if isCarrierKeyword(body) {
+		if m.Carrier {
 			return "", nil
 		}
-		return words.stopped, nil
-	case keyword.Start:
-		if !known {
-			return words.unknown, nil
-		}
-		ev.Action = store.ConsentSMSStart
-		if err := t.confirm.ConfirmSMS(ctx, id, ev); err != nil {
-			return "", err
-		}
-		log.Info("sms opt-in")
-		return words.started, nil
-	case keyword.Help:
-		return words.help, nil
+		return a.text(a.words.stopped), nil
+	case keyword.Start, keyword.Yes:
+		return t.optIn(ctx, log, sid, holders, routed, known, a, ev, now)
 	case keyword.Pause:
 		if !known {
-			return words.unknown, nil
+			return a.text(a.words.unknown), t.store.MarkInbound(ctx, sid)
 		}
 		until := now.Add(PauseFor)
 		ev.Action = store.ConsentPause
-		if err := t.store.Pause(ctx, id, until, ev); err != nil {
+		if err := t.store.PauseByText(ctx, target.ID, until, sid, ev); err != nil {
 			return "", err
 		}
-		return strings.Replace(words.paused, "{date}", formatDate(until, sub.TimeZone, locale), 1), nil
+		return a.text(strings.Replace(a.words.paused, "{date}", formatDate(until, target.TimeZone, a.locale), 1)), nil
+	case keyword.Help, keyword.Link:
+		return a.help(), t.store.MarkInbound(ctx, sid)
 	default:
 		if !known {
-			return "", nil
+			// Nothing of it is kept: no confirmed record holds the number.
+			return "", t.store.MarkInbound(ctx, sid)
 		}
-		if err := t.keep(ctx, sub, m, body, now, false); err != nil {
+		if err := t.keep(ctx, sid, target, m, body, now, false); err != nil {
 			return "", err
 		}
 		log.Info("reply kept")
-		return words.thanks, nil
+		return a.text(a.words.thanks), nil
 	}
 }
 
-// replyTarget finds the record a text from a number answers: the one that
-// last texted it, else the public subscriber with the number. A routed
-// record that is gone, or no longer holds the number, gives way to the
-// public one.
-func (t *Twilio) replyTarget(ctx context.Context, from string) (domain.Subscriber, bool, error) {
-	load := func(id string, err error) (domain.Subscriber, bool, error) {
-		if errors.Is(err, store.ErrNotFound) {
-			return domain.Subscriber{}, false, nil
+// distress answers a text that reads as distress: at once, whoever sent it,
+// with crisis resources. Only a confirmed record is paused, keeps the reply,
+// and (a clinic's client) raises the clinic's flag. A STOP in the same text
+// is applied too.
+func (t *Twilio) distress(ctx context.Context, log *slog.Logger, sid, from string, target domain.Subscriber, known bool, m keyword.Match, body string, a answerSet, ev store.ConsentEvent) (string, error) {
+	log.Warn("distress in a reply: resources sent", "rule", m.Rule, "known", known)
+	if m.Kind == keyword.Stop {
+		ev.Action = store.ConsentSMSStop
+		if err := t.stopNumber(ctx, log, sid, from, ev); err != nil {
+			return "", err
 		}
-		if err != nil {
-			return domain.Subscriber{}, false, err
-		}
-		sub, err := t.store.Subscriber(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return domain.Subscriber{}, false, nil
-		}
-		if err != nil {
-			return domain.Subscriber{}, false, err
-		}
-		return sub, sub.Phone == from, nil
+		return a.crisis(false), nil
 	}
-	sub, ok, err := load(t.store.ReplyTarget(ctx, from))
-	if ok || err != nil {
-		return sub, ok, err
+	if !known {
+		return a.crisis(false), t.store.MarkInbound(ctx, sid)
 	}
-	return load(t.store.SubscriberByPhone(ctx, from))
+	now := ev.At
+	ev.Action, ev.Detail = store.ConsentPause, "distress in a reply"
+	if err := t.store.PauseByText(ctx, target.ID, now.Add(PauseFor), "", ev); err != nil {
+		return "", err
+	}
+	if err := t.keep(ctx, sid, target, m, body, now, true); err != nil {
+		return "", err
+	}
+	return a.crisis(true), nil
 }
 
-// stopAll stops texts to every record holding the number (and suppresses
-// the number even when no record does), and tells the clinic of each client
-// that had texts on.
-func (t *Twilio) stopAll(ctx context.Context, log *slog.Logger, from string, target domain.Subscriber, known bool, ev store.ConsentEvent) error {
-	ids, err := t.store.PhoneOwners(ctx, from)
+// stopNumber applies a STOP to every record naming the number, once, and
+// tells the clinic of each client whose texts were on.
+func (t *Twilio) stopNumber(ctx context.Context, log *slog.Logger, sid, from string, ev store.ConsentEvent) error {
+	stopped, err := t.store.StopNumber(ctx, from, sid, ev)
 	if err != nil {
 		return err
 	}
-	if known && !slices.Contains(ids, target.ID) {
-		ids = append(ids, target.ID)
-	}
-	stopped := 0
-	for _, id := range ids {
-		sub, err := t.store.Subscriber(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if sub.Phone != from {
-			continue // the record holds another number now
-		}
-		if err := t.store.StopSMS(ctx, id, ev); err != nil {
-			return err
-		}
-		stopped++
+	for _, sub := range stopped {
 		if sub.Clinic != "" && sub.SMSStatus != domain.SMSStopped {
 			t.emit(ctx, log, sub, notify.ClientOptedOut, notify.OptedOut{ClientID: sub.ID, Channel: notify.OptOutSMS, Source: ev.Source})
 		}
 	}
-	if stopped == 0 {
-		return t.store.Suppress(ctx, from)
-	}
 	return nil
 }
 
-// keep stores a reply; a client's reply is also sent to their clinic.
-func (t *Twilio) keep(ctx context.Context, sub domain.Subscriber, m keyword.Match, body string, now time.Time, inCrisis bool) error {
-	r := store.Reply{At: now, Channel: string(domain.SMS), Nudge: sub.LastNudge, Rating: m.Rating}
-	if m.Kind != keyword.Rating {
-		r.Text = strings.ToValidUTF8(strings.TrimSpace(body), "")
-		if len(r.Text) > maxReplyText {
-			r.Text = strings.ToValidUTF8(r.Text[:maxReplyText], "")
+// optIn handles YES and START: the records that asked this number to
+// confirm (within store.SMSConfirmTTL) are confirmed, and texts the number's
+// owner had confirmed and then stopped are turned back on for one record,
+// the one the number's replies would reach. Nothing else changes: a YES
+// never confirms a record that did not ask.
+func (t *Twilio) optIn(ctx context.Context, log *slog.Logger, sid string, holders []domain.Subscriber, routed string, known bool, a answerSet, ev store.ConsentEvent, now time.Time) (string, error) {
+	ev.Action = store.ConsentSMSStart
+	var turnedOn []domain.Subscriber
+	for _, h := range holders {
+		if store.Asked(h, now) {
+			turnedOn = append(turnedOn, h)
 		}
 	}
-	if err := t.store.AddReply(ctx, sub.ID, r); err != nil {
+	if again, ok := store.RestartRecipient(holders, routed); ok {
+		turnedOn = append(turnedOn, again)
+	}
+	for _, h := range turnedOn {
+		if err := t.confirm.ConfirmSMS(ctx, h.ID, ev); err != nil {
+			return "", err
+		}
+		log.Info("sms opt-in", "subscriber_id", h.ID)
+	}
+	if err := t.store.MarkInbound(ctx, sid); err != nil {
+		return "", err
+	}
+	switch {
+	case len(turnedOn) > 0:
+		// Answered in the words of the record that asked most recently.
+		first := turnedOn[0]
+		for _, h := range turnedOn[1:] {
+			if h.SMSAskedAt.After(first.SMSAskedAt) {
+				first = h
+			}
+		}
+		on, err := t.answers(ctx, first, true, "")
+		if err != nil {
+			return "", err
+		}
+		return on.text(on.words.started), nil
+	case known:
+		return a.text(a.words.started), nil // on already
+	default:
+		return a.text(a.words.unknown), nil
+	}
+}
+
+// keep stores a reply, marking the message handled with it; a client's
+// reply is also sent to their clinic.
+func (t *Twilio) keep(ctx context.Context, sid string, sub domain.Subscriber, m keyword.Match, body string, now time.Time, inCrisis bool) error {
+	r := store.Reply{At: now, Channel: string(domain.SMS), Nudge: sub.LastNudge, Rating: m.Rating}
+	text := strings.TrimSpace(body)
+	if m.Kind == keyword.Rating {
+		text = m.Note
+	}
+	r.Text = strings.ToValidUTF8(text, "")
+	if len(r.Text) > maxReplyText {
+		r.Text = strings.ToValidUTF8(r.Text[:maxReplyText], "")
+	}
+	if err := t.store.KeepReply(ctx, sub.ID, r, sid); err != nil {
 		return err
 	}
 	if sub.Clinic != "" {
@@ -241,34 +277,6 @@ func (t *Twilio) emit(ctx context.Context, log *slog.Logger, sub domain.Subscrib
 	}
 }
 
-// isCarrierKeyword reports whether the body is a bare opt-out word that the
-// carrier and Twilio answer themselves.
-func isCarrierKeyword(body string) bool {
-	w := strings.ToLower(strings.Trim(strings.TrimSpace(body), ".!?¡¿ "))
-	switch w {
-	case "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout":
-		return true
-	}
-	return false
-}
-
-// crisisWords are phrases that get crisis resources at once. The list is
-// deliberately short and plain; it is a safety net, not a diagnosis.
-var crisisWords = []string{
-	"suicide", "suicidal", "kill myself", "end my life", "want to die", "hurt myself", "self harm", "self-harm",
-	"suicidio", "suicidarme", "matarme", "quitarme la vida", "no quiero vivir", "hacerme dano", "hacerme daño",
-}
-
-func crisis(body string) bool {
-	b := strings.ToLower(body)
-	for _, w := range crisisWords {
-		if strings.Contains(b, w) {
-			return true
-		}
-	}
-	return false
-}
-
 func formatDate(t time.Time, zone, locale string) string {
 	if loc, err := time.LoadLocation(zone); err == nil {
 		t = t.In(loc)
@@ -277,32 +285,6 @@ func formatDate(t time.Time, zone, locale string) string {
 		return t.Format("02/01")
 	}
 	return t.Format("Jan 2")
-}
-
-// replyWords are the texts nudge sends back, GSM-7 only, the service first.
-type replyWords struct {
-	stopped, started, help, paused, thanks, unknown, crisis string
-}
-
-var replies = map[string]replyWords{
-	"en": {
-		stopped: "nudge: you will get no more texts from us. Reply START to turn them back on.",
-		started: "nudge: texts are on. Reply STOP to stop, HELP for help.",
-		help:    "nudge: small weekly prompts for keeping in touch. Reply STOP to stop, PAUSE for a 2-week break. Not monitored: in crisis call or text 988 (US) or your local emergency number.",
-		paused:  "nudge: paused until {date}. Reply START to resume sooner.",
-		thanks:  "nudge: thanks, noted.",
-		unknown: "nudge: we do not have this number. Reply HELP for help.",
-		crisis:  "nudge: this number is not monitored. If you are in danger or thinking of harming yourself, call or text 988 (US) or your local emergency number now. Nudges are paused for 2 weeks.",
-	},
-	"es": {
-		stopped: "nudge: no te enviaremos mas mensajes. Responde START para volver a recibirlos.",
-		started: "nudge: mensajes activados. Responde STOP para dejarlos, HELP para ayuda.",
-		help:    "nudge: pequenos recordatorios semanales para mantener el contacto. Responde STOP para dejarlos, PAUSE para 2 semanas de pausa. Sin supervision: en crisis llama al numero de emergencias local.",
-		paused:  "nudge: en pausa hasta el {date}. Responde START para volver antes.",
-		thanks:  "nudge: gracias, anotado.",
-		unknown: "nudge: no tenemos este numero. Responde HELP para ayuda.",
-		crisis:  "nudge: este numero no esta supervisado. Si estas en peligro o piensas en hacerte dano, llama ya al numero de emergencias local. Pausamos los mensajes 2 semanas.",
-	},
 }
 
 // twiml answers Twilio with at most one message.

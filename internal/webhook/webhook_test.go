@@ -20,6 +20,7 @@ import (
 	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/twiliotest"
 	"github.com/nudgehq/nudge/internal/webhook"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m, redistest.DBSMS) }
@@ -43,8 +44,19 @@ type bundle struct {
 // stores one subscriber with an active SMS channel.
 func setup(t *testing.T, locale string) *bundle {
 	t.Helper()
+	return setupWith(t, locale, nil)
+}
+
+// setupWith is setup on a Redis client with hook added (nil: none), for
+// tests that make Redis fail at a chosen moment.
+func setupWith(t *testing.T, locale string, hook redis.Hook) *bundle {
+	t.Helper()
 	t.Parallel()
-	b := &bundle{st: store.New(redistest.Client(t, redistest.DBSMS), redistest.Prefix(t))}
+	client := redistest.Client(t, redistest.DBSMS)
+	if hook != nil {
+		client.AddHook(hook)
+	}
+	b := &bundle{st: store.New(client, redistest.Prefix(t))}
 	mux := http.NewServeMux()
 	clock := func() time.Time { return now }
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -224,7 +236,7 @@ func TestForgedSignatureChangesNothing(t *testing.T) {
 		t.Fatalf("signed for the wrong URL = %d, want 403", res.StatusCode)
 	}
 	unchanged(t, b)
-	if first, _ := b.st.FirstInbound(context.Background(), "SMforged"); !first {
+	if handled, _ := b.st.InboundHandled(context.Background(), "SMforged"); handled {
 		t.Fatal("a forged request was recorded as handled")
 	}
 }

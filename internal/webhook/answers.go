@@ -1,0 +1,124 @@
+package webhook
+
+import (
+	"context"
+	"strings"
+
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/keyword"
+)
+
+// serviceName opens every automatic answer to someone on the public list.
+const serviceName = "nudge"
+
+// answerSet is how nudge answers one number: in the language of the record
+// the text reaches (or of the text itself, for a number no confirmed record
+// holds), opened with the clinic's display name for a clinic's client.
+type answerSet struct {
+	locale    string
+	words     replyWords
+	sender    string // the service name, or the clinic's display name
+	helpLine  string // the clinic's own contact line, or ""
+	resources string // where to turn in a crisis, for this person
+}
+
+// answers returns the answer set for a text that reaches target (known) or
+// nobody (then body decides the language).
+func (t *Twilio) answers(ctx context.Context, target domain.Subscriber, known bool, body string) (answerSet, error) {
+	locale := "en"
+	switch {
+	case known && target.Locale == "es":
+		locale = "es"
+	case !known && spanish(body):
+		locale = "es"
+	}
+	a := answerSet{locale: locale, words: replies[locale], sender: serviceName, resources: resources[locale]}
+	if known && target.Clinic != "" {
+		c, err := t.store.Clinic(ctx, target.Clinic)
+		if err != nil {
+			return answerSet{}, err
+		}
+		a.sender, a.helpLine = c.DisplayName, c.HelpText
+	}
+	return a, nil
+}
+
+// text fills in who the answer is from.
+func (a answerSet) text(s string) string { return strings.ReplaceAll(s, "{sender}", a.sender) }
+
+// help is the answer to HELP: what this is, how to stop or pause, the
+// clinic's contact line if it set one, and where to turn in a crisis.
+func (a answerSet) help() string {
+	h := a.text(a.words.help)
+	if a.helpLine != "" {
+		h += " " + a.helpLine
+	}
+	return h + " " + strings.Replace(a.words.notMonitored, "{resources}", a.resources, 1)
+}
+
+// crisis is the answer to distress: a caring line, the resources, and what
+// happened to the nudges.
+func (a answerSet) crisis(paused bool) string {
+	c := a.text(a.words.crisis) + " " + a.resources + "."
+	if paused {
+		c += " " + a.words.crisisPaused
+	}
+	return c
+}
+
+// spanishWords are the keywords that say a text from an unknown number is
+// in Spanish.
+var spanishWords = map[string]bool{
+	"baja": true, "alto": true, "parar": true, "para": true, "cancelar": true, "ayuda": true,
+	"pausa": true, "si": true, "enlace": true, "no mas mensajes": true,
+}
+
+func spanish(body string) bool {
+	n := keyword.Normalise(body)
+	if spanishWords[n] {
+		return true
+	}
+	for _, w := range []string{"no me ", "mensajes", "por favor", "ayuda", "quiero"} {
+		if strings.Contains(" "+n+" ", " "+strings.TrimSpace(w)+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// replyWords are the texts nudge sends back, GSM-7 only, the sender first.
+// They never name a topic that a lock screen could give away.
+type replyWords struct {
+	stopped, started, help, notMonitored, paused, thanks, unknown, crisis, crisisPaused string
+}
+
+var replies = map[string]replyWords{
+	"en": {
+		stopped:      "{sender}: you will get no more texts from us. Reply START to turn them back on.",
+		started:      "{sender}: texts are on. Reply STOP to stop, HELP for help.",
+		help:         "{sender}: short weekly prompts for keeping in touch. Reply STOP to stop, PAUSE for a 2-week break.",
+		notMonitored: "This number is not monitored: in a crisis, {resources}.",
+		paused:       "{sender}: paused until {date}. Reply START to resume sooner.",
+		thanks:       "{sender}: thanks, noted.",
+		unknown:      "nudge: we do not have this number. Reply HELP for help.",
+		crisis:       "{sender}: we are glad you told us. This number is not watched by a person. If you are in danger or thinking of hurting yourself,",
+		crisisPaused: "Messages are paused; reply START when you want them back.",
+	},
+	"es": {
+		stopped:      "{sender}: no te enviaremos mas mensajes. Responde START para volver a recibirlos.",
+		started:      "{sender}: mensajes activados. Responde BAJA para dejarlos, AYUDA para ayuda.",
+		help:         "{sender}: mensajes breves cada semana para no perder el contacto. Responde BAJA para dejarlos, PAUSA para 2 semanas de pausa.",
+		notMonitored: "Nadie lee este numero: en una crisis, {resources}.",
+		paused:       "{sender}: en pausa hasta el {date}. Responde START para volver antes.",
+		thanks:       "{sender}: gracias, anotado.",
+		unknown:      "nudge: no tenemos este numero. Responde AYUDA para ayuda.",
+		crisis:       "{sender}: gracias por decirnoslo. Nadie lee este numero. Si estas en peligro o piensas en hacerte dano,",
+		crisisPaused: "Pausamos los mensajes; responde START cuando quieras volver a recibirlos.",
+	},
+}
+
+// resources are the crisis resources named in a text, per language.
+var resources = map[string]string{
+	"en": "call or text 988 (US) or your local emergency number now",
+	"es": "llama ya al numero de emergencias local",
+}
