@@ -46,10 +46,15 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig) *asynq.Server {
 		// Nudges are queued up to a minute ahead; look for due ones every second.
 		DelayedTaskCheckInterval: time.Second,
 		RetryDelayFunc:           RetryDelay,
+		IsFailure:                IsFailure,
 		Logger:                   NewAsynqLogger(cfg.Logger),
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			id, _ := asynq.GetTaskID(ctx)
+			if !IsFailure(err) {
+				cfg.Logger.Info("task deferred", "type", t.Type(), "task_id", id, "for", err.Error())
+				return
+			}
 			retried, _ := asynq.GetRetryCount(ctx)
 			// The error text may quote a provider's reply, which can name an
 			// address: log the task, never the text.
@@ -67,6 +72,10 @@ func NewServer(rdb redis.UniversalClient, cfg ServerConfig) *asynq.Server {
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) {
 		return time.Second
+	}
+	var wait *Deferred
+	if errors.As(err, &wait) {
+		return max(wait.Delay, time.Second)
 	}
 	first, most := 15*time.Second, 15*time.Minute
 	if t != nil && t.Type() == task.TypeDeliverWebhook {

@@ -13,6 +13,7 @@ import (
 	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/task"
+	"github.com/nudgehq/nudge/scheduler"
 	"github.com/nudgehq/nudge/templates"
 )
 
@@ -67,8 +68,15 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 	}
 	switch class {
 	case sms.Accepted:
-		// A reply from the number answers whoever texted it last.
-		marks := store.SentMarks{LastNudge: o.lastNudge, RoutePhone: sub.Phone}
+		// Replies from the number answer the record a nudge or prompt last
+		// went out from; a confirmation request never moves them.
+		marks := store.SentMarks{LastNudge: o.lastNudge}
+		if o.lastNudge != "" {
+			marks.RoutePhone = sub.Phone
+		}
+		if o.confirmRequest {
+			marks.SMSAskedAt = now
+		}
 		if withFooter {
 			marks.SMSFooterAt = now
 		}
@@ -100,8 +108,10 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 }
 
 // SendSMSConfirm texts a new number asking it to reply YES; nothing else is
-// texted before it does. The person has just asked for it, so it is not held
-// for the quiet-hours window.
+// texted before it does. The text carries nothing a person typed (no name, no
+// link), goes out only inside the quiet-hours window of the zone given with
+// the number (outside it, the task waits for the window's next opening), and
+// counts against the number's own budget, whichever door asked for it.
 func (h *Handler) SendSMSConfirm(ctx context.Context, t *asynq.Task) error {
 	var p task.SendConfirmation
 	if err := task.Decode(t, &p); err != nil {
@@ -126,8 +136,31 @@ func (h *Handler) SendSMSConfirm(ctx context.Context, t *asynq.Task) error {
 		log.Info("sms confirmation skipped", "reason", "number suppressed")
 		return nil
 	}
-	// A clinic's client is asked in the clinic's name and neutral words.
-	name, data := templates.SMSConfirm, render.Data{FirstName: sub.FirstName, Locale: sub.Locale}
+	now := h.d.Now()
+	if loc, err := scheduler.LoadZone(sub.TimeZone); err == nil && !h.d.SMSWindow.Contains(now, loc) {
+		open := h.d.SMSWindow.Defer(now, loc)
+		log.Info("sms confirmation waits for the window", "at", open.UTC().Format(time.RFC3339))
+		return &Deferred{Delay: open.Sub(now)}
+	}
+	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-sms-confirm", Date: p.Nonce, Channel: domain.SMS}
+	if h.d.NumberBudget != nil {
+		d, err := h.d.Store.Delivery(ctx, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if d.State == "" { // a retry of a text already counted takes nothing more
+			ok, err := h.d.NumberBudget.AllowNumber(ctx, sub.Phone)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				log.Warn("sms confirmation skipped", "reason", "number over its confirmation budget")
+				return h.skip(ctx, log, sub, key, "the number has had its confirmation texts for now")
+			}
+		}
+	}
+	// A clinic's client is asked in the clinic's display name.
+	name, data := templates.SMSConfirm, render.Data{Locale: sub.Locale}
 	if sub.Clinic != "" {
 		c, err := h.d.Store.Clinic(ctx, sub.Clinic)
 		if err != nil {
@@ -143,6 +176,18 @@ func (h *Handler) SendSMSConfirm(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("render %s: %v: %w", name, err, asynq.SkipRetry)
 	}
-	key := store.DeliveryKey{SubscriberID: sub.ID, Program: "system-sms-confirm", Date: p.Nonce, Channel: domain.SMS}
-	return h.sendText(ctx, log, key, sub, body, true, sendOpts{})
+	return h.sendText(ctx, log, key, sub, body, true, sendOpts{confirmRequest: true})
+}
+
+// Deferred is returned by a task that must wait (a confirmation text outside
+// the quiet-hours window): asynq runs it again after Delay, and the wait is
+// not a failure, so it uses up no retry.
+type Deferred struct{ Delay time.Duration }
+
+func (d *Deferred) Error() string { return fmt.Sprintf("deferred for %s", d.Delay.Round(time.Second)) }
+
+// IsFailure tells asynq which errors are failures: every one but a wait.
+func IsFailure(err error) bool {
+	var d *Deferred
+	return !errors.As(err, &d)
 }

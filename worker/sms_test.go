@@ -215,3 +215,56 @@ func TestBothChannelsRetryOnlyTheOneThatFailed(t *testing.T) {
 		t.Fatalf("twilio accepted %d", n)
 	}
 }
+
+// A confirmation text asked for at night waits for the morning in the
+// person's zone: the task is deferred (not a failure, no retry used up)
+// until the window opens, then sent with nothing the person typed in it.
+func TestConfirmationTextWaitsForTheWindowAndCarriesNoTypedText(t *testing.T) {
+	// 08:00 UTC is 03:00 in New York.
+	b := setupSMS(t, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), domain.SMS)
+	ctx := context.Background()
+	res, err := b.st.Signup(ctx, domain.Subscriber{FirstName: "win $500 at bit.ly/x9 now", Phone: "+12015550123", TimeZone: "America/New_York", Locale: "en",
+		Channels: []domain.Channel{domain.SMS}, SMSStatus: domain.SMSPending, CreatedAt: b.now}, []domain.Schedule{{Program: domain.WeeklyCheckin, Rule: "weekly:tue@18:30"}}, store.ConsentEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := task.NewSendSMSConfirm(task.SendConfirmation{SubscriberID: res.ID, Nonce: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.h.SendSMSConfirm(ctx, tk)
+	var wait *worker.Deferred
+	if !errors.As(err, &wait) || wait.Delay != 6*time.Hour {
+		t.Fatalf("at 03:00 local: %v, want a 6h wait for 09:00", err)
+	}
+	if worker.IsFailure(err) {
+		t.Error("a wait for the window counts as a failure")
+	}
+	if got := worker.RetryDelay(0, err, tk); got != 6*time.Hour {
+		t.Errorf("asynq would run it again after %s, want 6h", got)
+	}
+	if n := b.twilio.Accepted(); n != 0 {
+		t.Fatalf("%d texts sent at night", n)
+	}
+
+	b.now = time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC) // 09:00 in New York
+	if err := b.h.SendSMSConfirm(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	texts := b.twilio.Messages()
+	if len(texts) != 1 {
+		t.Fatalf("%d texts, want the confirmation", len(texts))
+	}
+	for _, bad := range []string{"win", "$500", "bit.ly", "http"} {
+		if strings.Contains(texts[0].Body, bad) {
+			t.Errorf("the confirmation text %q carries %q", texts[0].Body, bad)
+		}
+	}
+	sub, _ := b.st.Subscriber(ctx, res.ID)
+	if !sub.SMSAskedAt.Equal(b.now) || !store.Asked(sub, b.now) {
+		t.Errorf("the request is not recorded: asked at %v", sub.SMSAskedAt)
+	}
+	if _, routed, _ := b.st.NumberHolders(ctx, "+12015550123"); routed != "" {
+		t.Errorf("the confirmation text routed the number's replies to %q", routed)
+	}
+}

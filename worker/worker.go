@@ -78,6 +78,14 @@ type Deps struct {
 	Webhooks *http.Client
 	// Events raises clinics' events (delivery.failed); nil: none.
 	Events Notifier
+	// NumberBudget counts confirmation texts per number; nil: no budget.
+	NumberBudget NumberBudget
+}
+
+// NumberBudget takes one confirmation text from a number's budget
+// (signuplimit.Limits satisfies it).
+type NumberBudget interface {
+	AllowNumber(ctx context.Context, phone string) (bool, error)
 }
 
 // Handler handles every task type nudge queues.
@@ -230,6 +238,8 @@ func (h *Handler) index(ctx context.Context, log *slog.Logger, sub domain.Subscr
 type sendOpts struct {
 	guard     store.Guard
 	lastNudge string // "<program>:<date>" a reply from now on answers
+	// confirmRequest marks a text asking the number to reply YES.
+	confirmRequest bool
 }
 
 // claim claims key for an attempt. It reports false, with nil, when this

@@ -225,6 +225,8 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			Email: a.email, SMS: a.sms, SMSWindow: a.cfg.SMSWindow,
 			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
 			Events: a.events(),
+			// Every confirmation text counts against its number's budget.
+			NumberBudget: signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil),
 		}
 		// Rates are shared with every other worker, so the limiters read
 		// Redis's clock (nil): one clock for the whole fleet.

@@ -41,6 +41,9 @@ const (
 	// DBAPI and DBClinicService serve the clinic API and the clinic service.
 	DBAPI           = 13
 	DBClinicService = 14
+	// DBSignupLimit serves the signup and confirmation budgets' tests (the
+	// last free database of the default sixteen but one).
+	DBSignupLimit = 0
 	// DBCrash is the crash tests' own: they flush it and run real worker
 	// processes on it, which would take any other test's tasks.
 	DBCrash = 12

@@ -326,12 +326,10 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnprocessableEntity, tr.locale, "signup", s.signupView(tr, f, errs))
 		return
 	}
-	if s.d.Limits != nil {
-		addr := sub.Email
-		if addr == "" {
-			addr = sub.Phone
-		}
-		ok, err := s.d.Limits.AllowAddress(r.Context(), addr)
+	// The address's budget here; a number's budget is taken when its
+	// confirmation text goes out, whichever door asked for it.
+	if s.d.Limits != nil && sub.Email != "" {
+		ok, err := s.d.Limits.AllowAddress(r.Context(), sub.Email)
 		if err != nil {
 			s.internalError(w, r, chosen.locale, err)
 			return
@@ -347,7 +345,29 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, chosen.locale, err)
 		return
 	}
-	s.message(w, http.StatusOK, chosen.locale, checkEmail)
+	s.message(w, http.StatusOK, chosen.locale, s.checkPage(chosen, sub, checkEmail))
+}
+
+// checkPage is the answer to a signup: check your email, and for a number,
+// check your phone, with when the text will come if it is night there now
+// (a confirmation text waits for the texting hours of the zone chosen).
+func (s *Server) checkPage(tr texts, sub domain.Subscriber, checkEmail messagePage) messagePage {
+	if sub.SMSStatus != domain.SMSPending || sub.Phone == "" {
+		return checkEmail
+	}
+	p := messagePage{Title: tr.get("check_phone.title")}
+	if sub.Email != "" {
+		p.Title = tr.get("check_both.title")
+		p.Paragraphs = append(p.Paragraphs, tr.get("check_email.sent"))
+	}
+	p.Paragraphs = append(p.Paragraphs, tr.get("check_phone.sent"))
+	if loc, err := scheduler.LoadZone(sub.TimeZone); err == nil {
+		now := s.d.Now()
+		if open := s.d.SMSWindow.Defer(now, loc); !open.Equal(now) {
+			p.Paragraphs = append(p.Paragraphs, tr.get("check_phone.later", open.In(loc).Format("15:04")))
+		}
+	}
+	return p
 }
 
 // signupPageLocale is the language of a form sent back with errors: the

@@ -617,3 +617,40 @@ func TestSignupSaysTheConfiguredSMSWindow(t *testing.T) {
 		t.Errorf("status %d; the error does not name the configured window", res.StatusCode)
 	}
 }
+
+// A number given at night is texted in the morning of its zone, and the page
+// says when; by day the page says only to check the phone.
+func TestCheckYourPhoneSaysWhenTheTextComes(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		at     time.Time
+		locale string
+		want   []string
+		absent string
+	}{
+		// 08:00 UTC is 03:00 in New York (the form's zone below).
+		{"night", time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), "en", []string{"Check your phone", "Reply YES", "goes out at 09:00 your time"}, ""},
+		{"noche", time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), "es", []string{"Revisa tu teléfono", "saldrá a las 09:00"}, ""},
+		{"day", time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC), "en", []string{"Check your phone", "Reply YES"}, "goes out at"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t)
+			b.now = tt.at
+			f := smsForm()
+			f.Set("tz", "America/New_York")
+			f.Set("locale", tt.locale)
+			code, body := b.do(t, "POST", "/signup", f, nil)
+			if code != http.StatusOK {
+				t.Fatalf("status %d", code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("the page lacks %q:\n%s", w, body)
+				}
+			}
+			if tt.absent != "" && strings.Contains(body, tt.absent) {
+				t.Errorf("the page says %q by day", tt.absent)
+			}
+		})
+	}
+}
