@@ -117,6 +117,7 @@ const (
 	MaxNameLen          = 100
 	MaxDisplayNameLen   = 40
 	MaxSignOffLen       = 60
+	MaxHelpTextLen      = 60
 	MaxFirstNameLen     = 40
 	MaxAttestationLen   = 100
 	MaxPromptsPerClient = 20
@@ -127,7 +128,10 @@ const (
 // NewClinic is what creating a clinic takes.
 type NewClinic struct {
 	Name, DisplayName, SignOff, WebhookURL string
-	CapDay, CapWeek                        int // 0: the default
+	// HelpText is the clinic's contact line for the answer to HELP
+	// ("Questions? Call 555 0100."): GSM-7, at most MaxHelpTextLen.
+	HelpText        string
+	CapDay, CapWeek int // 0: the default
 }
 
 // Created is a new clinic with its first API key and its webhook secret,
@@ -143,7 +147,13 @@ func (s *Service) CreateClinic(ctx context.Context, in NewClinic) (Created, erro
 	in.Name = strings.TrimSpace(in.Name)
 	in.DisplayName = cleanLine(in.DisplayName)
 	in.SignOff = cleanLine(in.SignOff)
+	in.HelpText = cleanLine(strings.Join(strings.Fields(in.HelpText), " "))
+	if _, gsm := render.GSM7Segments(in.HelpText); !gsm {
+		return Created{}, fieldErr("help_text", "use only characters a plain text message can carry (no emoji or accents such as á)")
+	}
 	switch {
+	case utf8.RuneCountInString(in.HelpText) > MaxHelpTextLen:
+		return Created{}, fieldErr("help_text", "at most %d characters", MaxHelpTextLen)
 	case in.Name == "":
 		return Created{}, fieldErr("name", "a name is needed")
 	case utf8.RuneCountInString(in.Name) > MaxNameLen:
@@ -170,7 +180,7 @@ func (s *Service) CreateClinic(ctx context.Context, in NewClinic) (Created, erro
 		return Created{}, err
 	}
 	c := domain.Clinic{
-		ID: "c" + store.NewID()[:12], Name: in.Name, DisplayName: in.DisplayName, SignOff: in.SignOff,
+		ID: "c" + store.NewID()[:12], Name: in.Name, DisplayName: in.DisplayName, SignOff: in.SignOff, HelpText: in.HelpText,
 		WebhookURL: in.WebhookURL, CapDay: capDay, CapWeek: capWeek, CreatedAt: s.c.Now().UTC(),
 	}
 	secret := "whsec_" + randomText(32)
@@ -282,11 +292,19 @@ func randomText(n int) string {
 // cleanLine trims s and removes control characters (a line break included).
 func cleanLine(s string) string {
 	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if invisible(r) {
 			return -1
 		}
 		return r
 	}, s))
+}
+
+// invisible reports a character that is removed from what a clinic writes
+// before it is stored: controls, and format characters such as the
+// bidirectional overrides (U+202A–U+202E, U+2066–U+2069) and zero-width
+// marks, which can make a text read differently from what it says.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 // ---- clients ----
@@ -643,7 +661,7 @@ func (s *Service) checkPromptContent(ctx context.Context, cid string, client dom
 		if r == '\n' || r == '\t' {
 			return ' '
 		}
-		if unicode.IsControl(r) {
+		if invisible(r) {
 			return -1
 		}
 		return r

@@ -193,6 +193,8 @@ func TestCreateClinicChecksItsInput(t *testing.T) {
 		{clinic.NewClinic{Name: "A", CapDay: 3}, "cap_day"},
 		{clinic.NewClinic{Name: "A", CapWeek: 7}, "cap_week"},
 		{clinic.NewClinic{Name: "A", CapDay: 2, CapWeek: 1}, "cap_day"},
+		{clinic.NewClinic{Name: "A", HelpText: strings.Repeat("z", 61)}, "help_text"},
+		{clinic.NewClinic{Name: "A", HelpText: "Call us ☎ 555 0100"}, "help_text"},
 	} {
 		_, err := f.svc.CreateClinic(ctx, tc.in)
 		var fe *clinic.FieldError
@@ -200,9 +202,12 @@ func TestCreateClinicChecksItsInput(t *testing.T) {
 			t.Errorf("CreateClinic(%+v) = %v, want an invalid %s", tc.in, err, tc.field)
 		}
 	}
-	c, err := f.svc.CreateClinic(ctx, clinic.NewClinic{Name: "Riverside", CapDay: 2, CapWeek: 6})
+	c, err := f.svc.CreateClinic(ctx, clinic.NewClinic{Name: "Riverside", CapDay: 2, CapWeek: 6, HelpText: " Questions?\u202e Call\t555 0100. "})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := f.svc.Clinic(ctx, c.Clinic.ID); got.HelpText != "Questions? Call 555 0100." {
+		t.Errorf("help text stored as %q", got.HelpText)
 	}
 	if c.Clinic.CapDay != 2 || c.Clinic.CapWeek != 6 || c.Clinic.DisplayName != "nudge" || c.Clinic.SignOff == "" {
 		t.Errorf("created %+v", c.Clinic)
@@ -516,3 +521,31 @@ func assertPlanned(t *testing.T, got, want map[string]time.Time) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A clinic's own words are stored as they will be shown: no bidirectional
+// override or other invisible character can make a prompt read otherwise.
+func TestPromptTextIsStoredWithoutFormatCharacters(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	a := f.clinic(t, "A")
+	c := f.enrol(t, a.Clinic.ID, clinic.Enrolment{Email: "sam@example.org", TimeZone: "America/New_York"})
+	p, err := f.svc.AddPrompt(ctx, a.Clinic.ID, c.ID, clinic.NewPrompt{Rule: "session+2d@18:00",
+		Text: "Call \u202eyour sister\u202c today\u2066?\u2069 \u200bok\ufeff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.st.PromptStateOf(ctx, a.Clinic.ID, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range append([]string{p.Text}, func() (out []string) {
+		for _, q := range st.Prompts {
+			out = append(out, q.Text)
+		}
+		return out
+	}()...) {
+		if got != "Call your sister today? ok" {
+			t.Errorf("stored %q", got)
+		}
+	}
+}
