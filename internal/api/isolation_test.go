@@ -4,15 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/hibiken/asynq"
 	"github.com/google/go-cmp/cmp"
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/subscription"
+	"github.com/nudgehq/nudge/internal/twiliotest"
+	"github.com/nudgehq/nudge/internal/webhook"
 )
 
 // docOp is one operation of the document, with the body its example gives.
@@ -245,5 +255,72 @@ func TestIsolation(t *testing.T) {
 	}
 	if !foundEmail {
 		t.Errorf("the dump of %d keys does not show clinic B's client's address: it does not read the values", len(dump))
+	}
+}
+
+// TestIsolationOfASharedNumber: clinic B enrols the number of clinic A's
+// confirmed client and asks it to confirm. What the number then texts
+// reaches clinic A's record only: no call clinic B can make returns it.
+func TestIsolationOfASharedNumber(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	doc, _ := loadDoc(t)
+	a, other := b.tenant(t, "Alpha"), b.tenant(t, "Beta")
+	const number = "+447400123456" // both tenants' clients hold it
+	const token = "0123456789abcdef0123456789abcdef"
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	now := func() time.Time { return testNow }
+	mux := http.NewServeMux()
+	webhook.NewTwilio(b.store, subscription.New(b.store, asynq.NewClientFromRedisClient(b.rdb), now, logger), token, "https://nudge.test", now, logger).Register(mux)
+	text := func(sid, body string) {
+		t.Helper()
+		params := url.Values{"MessageSid": {sid}, "From": {number}, "To": {"+15005550006"}, "Body": {body}}
+		req, err := twiliotest.NewSignedRequest(ctx, token, "https://nudge.test/webhooks/twilio/sms", "/webhooks/twilio/sms", params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("inbound %q: %d", body, rec.Code)
+		}
+	}
+	asked := func(id string) {
+		t.Helper()
+		k := store.DeliveryKey{SubscriberID: id, Program: "system-sms-confirm", Date: "enrol", Channel: domain.SMS}
+		if err := b.store.ClaimDelivery(ctx, k, testNow); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.store.FinishSent(ctx, k, "SMask"+id, testNow, store.SentMarks{SMSAskedAt: testNow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asked(a.client)
+	text("SMyesalpha000000000000000000000001", "YES")
+	asked(other.client)
+	const words = "I slipped back into drinking this weekend"
+	text("SMnote00000000000000000000000000001", words)
+	text("SMrate00000000000000000000000000001", "1 rough week")
+
+	for _, op := range operations(t, doc) {
+		if op.method != "GET" || op.public {
+			continue
+		}
+		path := strings.NewReplacer("{id}", other.client, "{prompt_id}", other.prompt).Replace(op.path)
+		rec := b.call(t, op.method, path, other.key, "")
+		if rec.Code >= 300 {
+			t.Errorf("GET %s with its own key: %d %s", path, rec.Code, rec.Body)
+		}
+		if strings.Contains(rec.Body.String(), "drinking") || strings.Contains(rec.Body.String(), "rough week") {
+			t.Errorf("clinic B reads clinic A's client's words at %s: %s", path, rec.Body)
+		}
+	}
+	if c, _ := b.store.Subscriber(ctx, other.client); c.SMSStatus != domain.SMSPending {
+		t.Errorf("clinic B's client is %q, want still pending", c.SMSStatus)
+	}
+	rec := b.call(t, "GET", "/api/v1/clients/"+a.client+"/replies", a.key, "")
+	if !strings.Contains(rec.Body.String(), words) {
+		t.Errorf("clinic A does not get its client's reply: %s", rec.Body)
 	}
 }
