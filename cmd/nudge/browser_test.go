@@ -50,8 +50,10 @@ func startSite(t *testing.T) *site {
 	mail := smtptest.Start(t)
 	texts := twiliotest.Start(t)
 	prefix := redistest.Prefix(t)
-	// Monday 30 November 2026, 10:00 UTC.
-	clk := &clock{t: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)}
+	// Monday 30 November 2026, 15:00 UTC: 10:00 in New York, inside the
+	// texting hours of the numbers the tests sign up (a confirmation text
+	// waits for them).
+	clk := &clock{t: time.Date(2026, 11, 30, 15, 0, 0, 0, time.UTC)}
 	app := startApp(t, smsConfig(t, mail, texts, prefix), RoleAll, clk)
 	st := store.New(redistest.Client(t, redistest.DBMain), prefix)
 	// The asynq queues are shared by every test of the package: leave none
@@ -507,8 +509,8 @@ func testSignupWithEmailAndPhone(t *testing.T, c *chromium) {
 	if status := b.press(`button[type="submit"]`); status != 200 {
 		t.Fatalf("POST /signup = %d; the page says %q", status, b.text("main"))
 	}
-	if got := b.text("h1"); got != "Check your email" {
-		t.Errorf("after signing up the page says %q; want \"Check your email\"", got)
+	if got := b.text("h1"); got != "Check your email and your phone" {
+		t.Errorf("after signing up the page says %q; want \"Check your email and your phone\"", got)
 	}
 
 	s.confirmLink(t, "ada@example.org")
@@ -527,6 +529,7 @@ func testSignupWithEmailAndPhone(t *testing.T, c *chromium) {
 		Status: domain.Pending, CreatedAt: s.clk.Now(), Phone: "+12015550123",
 		Channels: []domain.Channel{domain.Email, domain.SMS}, SMSStatus: domain.SMSPending,
 		SMSFooterAt: s.clk.Now(), // the YES text says how to stop
+		SMSAskedAt:  s.clk.Now(), // and a YES may now confirm it
 	}
 	if diff := cmp.Diff(want, sub, cmpopts.EquateApproxTime(0)); diff != "" {
 		t.Errorf("stored subscriber (-want +got):\n%s", diff)
