@@ -94,6 +94,11 @@ const (
 	ClinicSMSConfirm = "clinic-sms-confirm" // double opt-in text to such a client
 )
 
+// GentleCheckin goes once, in place of a program message, to a person whose
+// reply read as distress: it asks whether they want their messages back and
+// leaves the choice with them. Optional, like the clinic messages.
+const GentleCheckin = "gentle-checkin"
+
 // requiredSystem lists the system messages the library must have, in the
 // order problems about them are reported.
 func requiredSystem() []string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -44,6 +45,9 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	skipAll := func(reason string) error { return h.skipAll(ctx, log, "nudge", sub, channels, key, reason) }
 	if sub.Status != domain.Active {
 		return skipAll("subscriber " + string(sub.Status))
+	}
+	if !sub.DistressAt.IsZero() {
+		return h.afterDistress(ctx, log, sub, p.Date, channels, skipAll)
 	}
 	if now.Before(sub.PausedUntil) {
 		return skipAll("paused")
@@ -89,6 +93,65 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	return nil
+}
+
+// afterDistress holds a program message back from a person whose reply
+// read as distress. In place of the first one, a gentle check-in asks
+// whether they want their messages back (never "welcome back", never the
+// program's own message); after it, every occurrence is held until they
+// choose to resume (START, YES, or resume on the manage page). The check-in
+// is claimed on the record before it is sent, so two programs due at once
+// never both send it; when no channel could take it, the claim is given
+// back and the next occurrence tries again.
+func (h *Handler) afterDistress(ctx context.Context, log *slog.Logger, sub domain.Subscriber, date string, channels []domain.Channel, skipAll func(string) error) error {
+	if !sub.GentleAt.IsZero() {
+		return skipAll("held after a reply in distress, until the person resumes")
+	}
+	first, err := h.d.Store.MarkGentleCheckin(ctx, sub.ID, h.d.Now())
+	if err != nil {
+		return err
+	}
+	if !first {
+		return skipAll("held after a reply in distress, until the person resumes")
+	}
+	if err := skipAll("held after a reply in distress: a gentle check-in went instead"); err != nil {
+		return err
+	}
+	msg, err := h.d.Library.System(templates.GentleCheckin, sub.Locale)
+	if err != nil {
+		return fmt.Errorf("load %s: %v: %w", templates.GentleCheckin, err, asynq.SkipRetry)
+	}
+	data := render.Data{FirstName: sub.FirstName, Locale: sub.Locale}
+	occurrence := strconv.FormatInt(sub.DistressAt.Unix(), 10) + ":" + date
+	key := func(c domain.Channel) store.DeliveryKey {
+		return store.DeliveryKey{SubscriberID: sub.ID, Program: "system-gentle", Date: occurrence, Channel: c}
+	}
+	var errs []error
+	for _, c := range channels {
+		clog := log.With("channel", c, "message", templates.GentleCheckin)
+		switch c {
+		case domain.Email:
+			errs = append(errs, h.deliverEmailAs(ctx, clog, key(c), sub, "gentle:"+sub.ID+":"+occurrence, h.d.From, "", func(l render.Links) (render.Email, error) {
+				return h.d.Renderer.Email(msg, data, l)
+			}))
+		case domain.SMS:
+			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, "", func(f render.SMSFooter) (string, error) {
+				return h.d.Renderer.SMS(msg, data, f)
+			}))
+		}
+	}
+	sent := false
+	for _, c := range channels {
+		if d, err := h.d.Store.Delivery(ctx, key(c)); err == nil && (d.State == store.Sent || d.State == store.Claimed || d.State == store.Unknown) {
+			sent = true
+		}
+	}
+	if !sent {
+		if err := h.d.Store.ClearGentleCheckin(ctx, sub.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return combine(errs)
 }
 
 // skipAll records an occurrence skipped, for reason, on each of channels

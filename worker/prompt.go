@@ -68,6 +68,10 @@ func (h *Handler) DeliverPrompt(ctx context.Context, t *asynq.Task) error {
 	if sub.Status != domain.Active {
 		return skipAll("client " + string(sub.Status))
 	}
+	// After distress the clinic has its flag; prompts wait for the client.
+	if !sub.DistressAt.IsZero() {
+		return skipAll("held after a reply in distress, until the client resumes")
+	}
 	if now.Before(sub.PausedUntil) {
 		return skipAll("paused")
 	}

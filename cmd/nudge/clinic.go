@@ -18,7 +18,8 @@ import (
 )
 
 const clinicUsage = `Usage:
-  nudge clinic create --name NAME [--display-name NAME] [--sign-off TEXT] [--help-text TEXT] [--webhook-url URL]
+  nudge clinic create --name NAME [--display-name NAME] [--sign-off TEXT] [--help-text TEXT]
+                      [--crisis-text TEXT] [--webhook-url URL]
                       [--cap-day N] [--cap-week N]
         create a clinic; prints its id, its first API key and its webhook secret (shown once)
   nudge clinic list
@@ -73,6 +74,7 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 		display  = fs.String("display-name", "", "the neutral name that opens its messages")
 		signOff  = fs.String("sign-off", "", "how its emails are signed")
 		helpText = fs.String("help-text", "", "its contact line, added to the answer to HELP (plain text, at most 60 characters)")
+		crisisTx = fs.String("crisis-text", "", "its own crisis line, added to the crisis resources its clients are given (plain text, at most 100 characters)")
 		hook     = fs.String("webhook-url", "", "where its signed events are posted")
 		capDay   = fs.Int("cap-day", 0, "prompts a client may get in a day (default 1, at most 2)")
 		capWeek  = fs.Int("cap-week", 0, "prompts a client may get in seven days (default 3, at most 6)")
@@ -100,7 +102,7 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 			return 2
 		}
 		c, err := svc.CreateClinic(ctx, clinic.NewClinic{
-			Name: *name, DisplayName: *display, SignOff: *signOff, HelpText: *helpText, WebhookURL: *hook, CapDay: *capDay, CapWeek: *capWeek,
+			Name: *name, DisplayName: *display, SignOff: *signOff, HelpText: *helpText, CrisisText: *crisisTx, WebhookURL: *hook, CapDay: *capDay, CapWeek: *capWeek,
 		})
 		if err != nil {
 			return clinicFail(stderr, cmd, err)

@@ -34,7 +34,7 @@ type smsApp struct {
 	env   map[string]string
 }
 
-func startSMSApp(t *testing.T, at time.Time) *smsApp {
+func startSMSApp(t *testing.T, at time.Time, countries string) *smsApp {
 	t.Helper()
 	a := &smsApp{mail: smtptest.Start(t), texts: twiliotest.Start(t), clk: &clock{t: at}}
 	prefix := redistest.Prefix(t)
@@ -53,7 +53,7 @@ func startSMSApp(t *testing.T, at time.Time) *smsApp {
 		"NUDGE_TWILIO_AUTH_TOKEN":  a.texts.AuthToken,
 		"NUDGE_TWILIO_FROM":        "+15005550006",
 		"NUDGE_TWILIO_API_URL":     a.texts.URL,
-		"NUDGE_SMS_COUNTRIES":      "GB",
+		"NUDGE_SMS_COUNTRIES":      countries,
 	}
 	cfg, err := config.Load(a.getenv)
 	if err != nil {
@@ -151,7 +151,7 @@ const (
 // victim: the note is kept on the victim's record, PAUSE pauses the victim,
 // and the attacker's export holds none of it.
 func TestAttackerSigningUpWithAConfirmedNumberReadsNothing(t *testing.T) {
-	a := startSMSApp(t, time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC))
+	a := startSMSApp(t, time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC), "GB")
 	ctx := context.Background()
 
 	// The victim signs up for texts and confirms with YES.
@@ -222,7 +222,7 @@ func TestAttackerSigningUpWithAConfirmedNumberReadsNothing(t *testing.T) {
 // reach clinic A's record only: nothing clinic B can call returns them, and
 // B's record stays unconfirmed.
 func TestClinicEnrollingAnotherClinicsNumberReadsNothing(t *testing.T) {
-	a := startSMSApp(t, time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC))
+	a := startSMSApp(t, time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC), "GB")
 	keyA := a.createClinic(t, "Clinic A", "Team A")
 	keyB := a.createClinic(t, "Clinic B", "Team B")
 
@@ -257,7 +257,7 @@ func TestClinicEnrollingAnotherClinicsNumberReadsNothing(t *testing.T) {
 // clinic's enrolment of the same number: the number gets three texts a day
 // at most, and no text repeats what the attacker typed or carries a link.
 func TestConfirmationTextsToOneNumberAreBudgeted(t *testing.T) {
-	a := startSMSApp(t, time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC))
+	a := startSMSApp(t, time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC), "GB")
 	const spam = "win $500 at bit.ly/x9 now"
 	var ids []string
 	for i := range 5 {

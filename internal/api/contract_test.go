@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/google/go-cmp/cmp"
+	"github.com/nudgehq/nudge/internal/notify"
 )
 
 // loadDoc loads and validates the served OpenAPI document.
@@ -420,5 +421,37 @@ func TestContract(t *testing.T) {
 		if !o.ok || (!rt.public && !o.fail) {
 			t.Errorf("%s %s: not exercised with both a success and an error (%+v)", rt.method, rt.path, *o)
 		}
+	}
+}
+
+// TestEventsAreDocumented: every event a clinic's webhook receives is in the
+// document's webhooks, and an event as nudge builds it matches its schema
+// (client.crisis_flag without any of the client's words).
+func TestEventsAreDocumented(t *testing.T) {
+	doc, _ := loadDoc(t)
+	for _, typ := range []string{notify.ClientConfirmed, notify.ClientReplied, notify.ClientOptedOut, notify.DeliveryFailed, notify.ClientCrisisFlag} {
+		item := doc.Webhooks[typ]
+		if item == nil || item.Post == nil || item.Post.RequestBody == nil {
+			t.Errorf("event %s is not documented", typ)
+		}
+	}
+	schema := doc.Webhooks[notify.ClientCrisisFlag].Post.RequestBody.Value.Content.Get("application/json").Schema.Value
+	flag := notify.CrisisFlag{ClientID: "zqmmlobmdybdufuk", At: "2026-12-01T08:00:00Z", Channel: "sms"}
+	b, err := json.Marshal(map[string]any{"id": "evt_1", "type": notify.ClientCrisisFlag, "created_at": "2026-12-01T08:00:00Z", "clinic_id": "c1", "data": flag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.VisitJSON(v); err != nil {
+		t.Errorf("a crisis flag does not match its schema: %v", err)
+	}
+	var withWords map[string]any
+	_ = json.Unmarshal(b, &withWords)
+	withWords["data"].(map[string]any)["text"] = "the client's words"
+	if err := schema.VisitJSON(withWords); err == nil {
+		t.Error("the crisis flag's schema allows the client's words")
 	}
 }

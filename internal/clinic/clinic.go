@@ -118,6 +118,7 @@ const (
 	MaxDisplayNameLen   = 40
 	MaxSignOffLen       = 60
 	MaxHelpTextLen      = 60
+	MaxCrisisTextLen    = 100
 	MaxFirstNameLen     = 40
 	MaxAttestationLen   = 100
 	MaxPromptsPerClient = 20
@@ -130,7 +131,11 @@ type NewClinic struct {
 	Name, DisplayName, SignOff, WebhookURL string
 	// HelpText is the clinic's contact line for the answer to HELP
 	// ("Questions? Call 555 0100."): GSM-7, at most MaxHelpTextLen.
-	HelpText        string
+	HelpText string
+	// CrisisText is the clinic's own crisis line, added to the crisis
+	// resources its clients are given ("Out of hours: 555 0199."): GSM-7,
+	// at most MaxCrisisTextLen.
+	CrisisText      string
 	CapDay, CapWeek int // 0: the default
 }
 
@@ -148,10 +153,15 @@ func (s *Service) CreateClinic(ctx context.Context, in NewClinic) (Created, erro
 	in.DisplayName = cleanLine(in.DisplayName)
 	in.SignOff = cleanLine(in.SignOff)
 	in.HelpText = cleanLine(strings.Join(strings.Fields(in.HelpText), " "))
-	if _, gsm := render.GSM7Segments(in.HelpText); !gsm {
-		return Created{}, fieldErr("help_text", "use only characters a plain text message can carry (no emoji or accents such as á)")
+	in.CrisisText = cleanLine(strings.Join(strings.Fields(in.CrisisText), " "))
+	for _, f := range []struct{ name, value string }{{"help_text", in.HelpText}, {"crisis_text", in.CrisisText}} {
+		if _, gsm := render.GSM7Segments(f.value); !gsm {
+			return Created{}, fieldErr(f.name, "use only characters a plain text message can carry (no emoji or accents such as á)")
+		}
 	}
 	switch {
+	case utf8.RuneCountInString(in.CrisisText) > MaxCrisisTextLen:
+		return Created{}, fieldErr("crisis_text", "at most %d characters", MaxCrisisTextLen)
 	case utf8.RuneCountInString(in.HelpText) > MaxHelpTextLen:
 		return Created{}, fieldErr("help_text", "at most %d characters", MaxHelpTextLen)
 	case in.Name == "":
@@ -180,7 +190,7 @@ func (s *Service) CreateClinic(ctx context.Context, in NewClinic) (Created, erro
 		return Created{}, err
 	}
 	c := domain.Clinic{
-		ID: "c" + store.NewID()[:12], Name: in.Name, DisplayName: in.DisplayName, SignOff: in.SignOff, HelpText: in.HelpText,
+		ID: "c" + store.NewID()[:12], Name: in.Name, DisplayName: in.DisplayName, SignOff: in.SignOff, HelpText: in.HelpText, CrisisText: in.CrisisText,
 		WebhookURL: in.WebhookURL, CapDay: capDay, CapWeek: capWeek, CreatedAt: s.c.Now().UTC(),
 	}
 	secret := "whsec_" + randomText(32)

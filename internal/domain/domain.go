@@ -95,6 +95,10 @@ type Subscriber struct {
 	SMSFooterAt time.Time
 	// PausedUntil, while in the future, holds back every nudge.
 	PausedUntil time.Time
+	// DistressAt is when a reply in distress held the person's nudges back;
+	// they stay held (after one gentle check-in, GentleAt) until the person
+	// chooses to resume. Zero when not held.
+	DistressAt, GentleAt time.Time
 	// LastNudge names the latest nudge sent ("<program>:<date>"), which a
 	// reply is taken to answer.
 	LastNudge string
@@ -159,6 +163,9 @@ type Clinic struct {
 	// HelpText is the clinic's own contact line, added to the answer to
 	// HELP from its clients ("" for none).
 	HelpText string
+	// CrisisText is the clinic's own crisis line, added to the crisis
+	// resources its clients are given ("" for none).
+	CrisisText string
 	// WebhookURL receives the clinic's signed events; "" for none.
 	WebhookURL string
 	// CapDay and CapWeek limit prompts per client: at most CapDay in one

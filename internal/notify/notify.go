@@ -17,8 +17,11 @@
 //     by text.
 //   - client.replied: client_id, at, channel, and rating (1–5) or text;
 //     in_reply_to names the prompt or nudge it answers when known. A reply
-//     with crisis words is sent too (the client got crisis resources and a
-//     pause at once).
+//     that reads as distress is not sent this way: it raises
+//     client.crisis_flag instead.
+//   - client.crisis_flag: client_id, at, channel: a reply read as distress.
+//     The client was given crisis resources at once and their prompts are
+//     held; the words are not in the event.
 //   - client.opted_out: client_id, channel ("sms", "email" or "all"),
 //     source ("sms-keyword", "link", "one-click", …).
 //   - delivery.failed: client_id, occurrence, channel, reason: a message
@@ -71,7 +74,9 @@ const (
 	ClientConfirmed = "client.confirmed"
 	ClientReplied   = "client.replied"
 	ClientOptedOut  = "client.opted_out"
-	DeliveryFailed  = "delivery.failed"
+	// ClientCrisisFlag: a client's reply read as distress.
+	ClientCrisisFlag = "client.crisis_flag"
+	DeliveryFailed   = "delivery.failed"
 )
 
 // Opt-out channels: a text STOP stops texts, an email unsubscribe stops
@@ -97,9 +102,14 @@ type Replied struct {
 	Text     string `json:"text,omitempty"`
 	// InReplyTo names what the reply answers ("<program>:<date>"), when known.
 	InReplyTo string `json:"in_reply_to,omitempty"`
-	// Crisis is true when the reply had crisis words (the client was sent
-	// crisis resources and their prompts were paused).
-	Crisis bool `json:"crisis,omitempty"`
+}
+
+// CrisisFlag is the data of client.crisis_flag. It never carries the
+// client's words.
+type CrisisFlag struct {
+	ClientID string `json:"client_id"`
+	At       string `json:"at"` // RFC 3339
+	Channel  string `json:"channel"`
 }
 
 // OptedOut is the data of client.opted_out.

@@ -33,6 +33,7 @@ const (
 	fcDisplay   = "dn"
 	fcSignOff   = "so"
 	fcHelpText  = "hp"
+	fcCrisis    = "cr"
 	fcWebhook   = "wh"
 	fcSecret    = "ws"
 	fcCapDay    = "cd"
@@ -69,7 +70,7 @@ func (s *Store) CreateClinic(ctx context.Context, c domain.Clinic, webhookSecret
 		return fmt.Errorf("create clinic: %w", domain.Errorf(domain.ErrConflict, "clinic %s exists", c.ID))
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.clinicKey(c.ID), fcDisplay, c.DisplayName, fcSignOff, c.SignOff, fcHelpText, c.HelpText, fcWebhook, c.WebhookURL,
+		p.HSet(ctx, s.clinicKey(c.ID), fcDisplay, c.DisplayName, fcSignOff, c.SignOff, fcHelpText, c.HelpText, fcCrisis, c.CrisisText, fcWebhook, c.WebhookURL,
 			fcSecret, webhookSecret, fcCapDay, c.CapDay, fcCapWeek, c.CapWeek, fcCreatedAt, unix(c.CreatedAt))
 		p.ZAdd(ctx, s.clinicsKey(), redis.Z{Score: float64(c.CreatedAt.Unix()), Member: c.ID})
 		return nil
@@ -92,7 +93,7 @@ func (s *Store) Clinic(ctx context.Context, cid string) (domain.Clinic, error) {
 	capDay, _ := strconv.Atoi(m[fcCapDay])
 	capWeek, _ := strconv.Atoi(m[fcCapWeek])
 	return domain.Clinic{
-		ID: cid, Name: m[fcName], DisplayName: m[fcDisplay], SignOff: m[fcSignOff], HelpText: m[fcHelpText], WebhookURL: m[fcWebhook],
+		ID: cid, Name: m[fcName], DisplayName: m[fcDisplay], SignOff: m[fcSignOff], HelpText: m[fcHelpText], CrisisText: m[fcCrisis], WebhookURL: m[fcWebhook],
 		CapDay: capDay, CapWeek: capWeek, CreatedAt: fromUnix(m[fcCreatedAt]),
 	}, nil
 }

@@ -181,7 +181,7 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 			}
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			keys := []string{key, s.consentKey(id), s.prefix + "replies:" + id}
+			keys := []string{key, s.consentKey(id), s.prefix + "replies:" + id, s.distressKey(id)}
 			for _, prog := range progs {
 				// Before the schedule hash goes: the entry is found by its
 				// version and rule.

@@ -211,6 +211,10 @@ func (s *Store) SetPause(ctx context.Context, id string, until time.Time, ev Con
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fPausedUntil, unix(until))
+			if until.IsZero() {
+				// Resuming ends a hold after distress too: the person chose.
+				p.HDel(ctx, key, fDistressAt, fGentleAt)
+			}
 			s.appendConsent(ctx, p, id, ev)
 			return nil
 		})

@@ -46,6 +46,8 @@ func (s *Store) ConfirmSMS(ctx context.Context, id string, ev ConsentEvent) (dom
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fSMSStatus, string(domain.SMSActive), fPausedUntil, "0", fSMSOKAt, unix(ev.At))
+			// Turning texts on is the person's choice to hear from us again.
+			p.HDel(ctx, key, fDistressAt, fGentleAt)
 			if phone != "" {
 				p.SRem(ctx, s.suppressionKey(), AddressHash(phone))
 			}

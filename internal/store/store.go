@@ -118,6 +118,8 @@ const (
 	fSMSAskedAt  = "sq" // when the latest confirmation request was texted
 	fSMSOKAt     = "sc" // when the number's owner last confirmed texts
 	fPausedUntil = "pu"
+	fDistressAt  = "dh" // nudges held after a reply in distress, since
+	fGentleAt    = "dg" // the gentle check-in after distress went out
 	fLastNudge   = "ln"
 	fEmailOK     = "ec"
 	fReminded    = "rm"
@@ -476,6 +478,8 @@ func subscriberFrom(id string, m map[string]string) domain.Subscriber {
 		SMSAskedAt:     fromUnix(m[fSMSAskedAt]),
 		SMSConfirmedAt: fromUnix(m[fSMSOKAt]),
 		PausedUntil:    fromUnix(m[fPausedUntil]),
+		DistressAt:     fromUnix(m[fDistressAt]),
+		GentleAt:       fromUnix(m[fGentleAt]),
 		EmailConfirmed: m[fEmailOK] == "1",
 		LastNudge:      m[fLastNudge],
 		Status:         domain.Status(m[fStatus]),

@@ -315,7 +315,7 @@ func (m *Manager) Resume(ctx context.Context, id string, o Origin) error {
 	if err != nil {
 		return err
 	}
-	if !m.c.Now().Before(sub.PausedUntil) {
+	if !m.c.Now().Before(sub.PausedUntil) && sub.DistressAt.IsZero() {
 		return nil
 	}
 	err = m.c.Store.SetPause(ctx, id, time.Time{}, store.ConsentEvent{
@@ -336,7 +336,9 @@ type Export struct {
 	Schedules  []ExportSchedule     `json:"schedules"`
 	Consent    []store.ConsentEvent `json:"consent"`
 	Replies    []store.Reply        `json:"replies"`
-	Deliveries []ExportDelivery     `json:"deliveries"`
+	// Distress is what nudge did when a reply read as distress.
+	Distress   []store.Detection `json:"distress_detections"`
+	Deliveries []ExportDelivery  `json:"deliveries"`
 	// Clinic, Sessions and Prompts are a clinic's client's only: the clinic
 	// that arranges their messages, their sessions (past and planned,
 	// oldest first) and the prompts the clinic set.
@@ -433,6 +435,10 @@ func (m *Manager) Export(ctx context.Context, id string) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
+	detections, err := m.c.Store.Detections(ctx, id)
+	if err != nil {
+		return Export{}, err
+	}
 	out := Export{
 		ExportedAt: m.c.Now().UTC(),
 		Subscriber: ExportSubscriber{
@@ -441,7 +447,7 @@ func (m *Manager) Export(ctx context.Context, id string) (Export, error) {
 			SMSStatus: string(sub.SMSStatus), SMSFooterAt: sub.SMSFooterAt, PausedUntil: sub.PausedUntil,
 			LastNudge: sub.LastNudge, CreatedAt: sub.CreatedAt, ConfirmedAt: sub.ConfirmedAt,
 		},
-		Schedules: []ExportSchedule{}, Consent: consent, Replies: replies, Deliveries: []ExportDelivery{},
+		Schedules: []ExportSchedule{}, Consent: consent, Replies: replies, Distress: detections, Deliveries: []ExportDelivery{},
 	}
 	for _, c := range sub.Channels {
 		out.Subscriber.Channels = append(out.Subscriber.Channels, string(c))

@@ -21,6 +21,7 @@ func manageEnglish() map[string]string {
 		"manage.done.paused":   "Your messages are paused.",
 		"manage.done.resumed":  "Your messages are back on.",
 		"manage.paused":        "Your messages are paused. They start again on %s.",
+		"manage.held":          "We paused your messages after your last reply. They start again only when you choose to resume.",
 		"manage.resume":        "Start my messages again now",
 		"manage.date":          "%d %s %d",
 
@@ -99,6 +100,7 @@ func manageSpanish() map[string]string {
 		"manage.done.paused":   "Pausamos tus mensajes.",
 		"manage.done.resumed":  "Tus mensajes vuelven a llegar.",
 		"manage.paused":        "Tus mensajes están en pausa. Vuelven a llegar el %s.",
+		"manage.held":          "Pausamos tus mensajes después de tu último mensaje. Solo vuelven a llegar cuando decidas reanudarlos.",
 		"manage.resume":        "Reanudar mis mensajes ahora",
 		"manage.date":          "%d de %s de %d",
 

@@ -78,6 +78,9 @@ type managePage struct {
 	Notice string
 	// Paused is when messages start again, in words; "" when not paused.
 	Paused string
+	// Held is true while messages are held after a reply in distress,
+	// until the person resumes.
+	Held bool
 
 	// The preferences form.
 	Form                  manageForm
@@ -179,6 +182,7 @@ func (s *Server) manageView(r *http.Request, tr texts, sub domain.Subscriber, f 
 		// A zone set elsewhere (a clinic, an older list) stays choosable.
 		v.Zones = append([]string{sub.TimeZone}, v.Zones...)
 	}
+	v.Held = !sub.DistressAt.IsZero()
 	if now.Before(sub.PausedUntil) {
 		v.Paused = describeDate(tr, sub.PausedUntil.In(loc))
 		v.PauseValue = sub.PausedUntil.In(loc).Format(time.DateOnly)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/keyword"
+	"github.com/nudgehq/nudge/internal/safety"
 )
 
 // serviceName opens every automatic answer to someone on the public list.
@@ -20,11 +21,12 @@ type answerSet struct {
 	sender    string // the service name, or the clinic's display name
 	helpLine  string // the clinic's own contact line, or ""
 	resources string // where to turn in a crisis, for this person
+	lines     safety.Help
 }
 
-// answers returns the answer set for a text that reaches target (known) or
-// nobody (then body decides the language).
-func (t *Twilio) answers(ctx context.Context, target domain.Subscriber, known bool, body string) (answerSet, error) {
+// answers returns the answer set for a text from number that reaches
+// target (known) or nobody (then body decides the language).
+func (t *Twilio) answers(ctx context.Context, from string, target domain.Subscriber, known bool, body string) (answerSet, error) {
 	locale := "en"
 	switch {
 	case known && target.Locale == "es":
@@ -32,14 +34,20 @@ func (t *Twilio) answers(ctx context.Context, target domain.Subscriber, known bo
 	case !known && spanish(body):
 		locale = "es"
 	}
-	a := answerSet{locale: locale, words: replies[locale], sender: serviceName, resources: resources[locale]}
+	a := answerSet{locale: locale, words: replies[locale], sender: serviceName}
+	zone, clinicCrisis := "", ""
+	if known {
+		zone = target.TimeZone
+	}
 	if known && target.Clinic != "" {
 		c, err := t.store.Clinic(ctx, target.Clinic)
 		if err != nil {
 			return answerSet{}, err
 		}
-		a.sender, a.helpLine = c.DisplayName, c.HelpText
+		a.sender, a.helpLine, clinicCrisis = c.DisplayName, c.HelpText, c.CrisisText
 	}
+	a.lines = t.responder().HelpFor(from, zone, locale, clinicCrisis)
+	a.resources = a.lines.SMS
 	return a, nil
 }
 
@@ -53,13 +61,13 @@ func (a answerSet) help() string {
 	if a.helpLine != "" {
 		h += " " + a.helpLine
 	}
-	return h + " " + strings.Replace(a.words.notMonitored, "{resources}", a.resources, 1)
+	return h + " " + a.words.notMonitored + " " + a.resources
 }
 
 // crisis is the answer to distress: a caring line, the resources, and what
 // happened to the nudges.
 func (a answerSet) crisis(paused bool) string {
-	c := a.text(a.words.crisis) + " " + a.resources + "."
+	c := a.text(a.words.crisis) + " " + a.resources
 	if paused {
 		c += " " + a.words.crisisPaused
 	}
@@ -97,28 +105,22 @@ var replies = map[string]replyWords{
 		stopped:      "{sender}: you will get no more texts from us. Reply START to turn them back on.",
 		started:      "{sender}: texts are on. Reply STOP to stop, HELP for help.",
 		help:         "{sender}: short weekly prompts for keeping in touch. Reply STOP to stop, PAUSE for a 2-week break.",
-		notMonitored: "This number is not monitored: in a crisis, {resources}.",
+		notMonitored: "No one reads this number. In a crisis:",
 		paused:       "{sender}: paused until {date}. Reply START to resume sooner.",
 		thanks:       "{sender}: thanks, noted.",
 		unknown:      "nudge: we do not have this number. Reply HELP for help.",
-		crisis:       "{sender}: we are glad you told us. This number is not watched by a person. If you are in danger or thinking of hurting yourself,",
-		crisisPaused: "Messages are paused; reply START when you want them back.",
+		crisis:       "{sender}: thank you for telling us. No one reads this number, so if you are in danger or might hurt yourself, please reach out now.",
+		crisisPaused: "We paused your messages; reply START when you want them back.",
 	},
 	"es": {
 		stopped:      "{sender}: no te enviaremos mas mensajes. Responde START para volver a recibirlos.",
 		started:      "{sender}: mensajes activados. Responde BAJA para dejarlos, AYUDA para ayuda.",
 		help:         "{sender}: mensajes breves cada semana para no perder el contacto. Responde BAJA para dejarlos, PAUSA para 2 semanas de pausa.",
-		notMonitored: "Nadie lee este numero: en una crisis, {resources}.",
+		notMonitored: "Nadie lee este numero. En una crisis:",
 		paused:       "{sender}: en pausa hasta el {date}. Responde START para volver antes.",
 		thanks:       "{sender}: gracias, anotado.",
 		unknown:      "nudge: no tenemos este numero. Responde AYUDA para ayuda.",
-		crisis:       "{sender}: gracias por decirnoslo. Nadie lee este numero. Si estas en peligro o piensas en hacerte dano,",
-		crisisPaused: "Pausamos los mensajes; responde START cuando quieras volver a recibirlos.",
+		crisis:       "{sender}: gracias por contarnoslo. Nadie lee este numero; si estas en peligro o podrias hacerte dano, busca ayuda ahora.",
+		crisisPaused: "Pausamos tus mensajes; responde START cuando quieras volver a recibirlos.",
 	},
-}
-
-// resources are the crisis resources named in a text, per language.
-var resources = map[string]string{
-	"en": "call or text 988 (US) or your local emergency number now",
-	"es": "llama ya al numero de emergencias local",
 }

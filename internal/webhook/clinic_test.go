@@ -179,7 +179,7 @@ func TestStartAfterStopConfirmsTheClientsTextsOnly(t *testing.T) {
 	}
 }
 
-func TestCrisisWordsFromAClientReachTheClinic(t *testing.T) {
+func TestDistressFromAClientRaisesTheClinicsFlagWithoutTheWords(t *testing.T) {
 	b := setup(t, "en")
 	ctx := context.Background()
 	_, clientID := b.withClient(t)
@@ -187,18 +187,27 @@ func TestCrisisWordsFromAClientReachTheClinic(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, twiml := b.text(t, phone, "some days I want to die")
-	if !strings.Contains(twiml, "988") {
+	// A UK number: the Samaritans and 999.
+	if !strings.Contains(twiml, "116 123") || !strings.Contains(twiml, "999") || !strings.HasPrefix(strings.SplitN(twiml, "<Message>", 2)[1], "Riverside: ") {
 		t.Fatalf("crisis reply = %s", twiml)
 	}
-	if c, _ := b.st.Subscriber(ctx, clientID); c.PausedUntil.IsZero() {
-		t.Error("the client's prompts were not paused")
+	c, _ := b.st.Subscriber(ctx, clientID)
+	if c.PausedUntil.IsZero() || c.DistressAt.IsZero() {
+		t.Errorf("the client's prompts were not held: %+v", c)
 	}
 	evs := b.events(t)
-	if len(evs) != 1 || evs[0].Type != notify.ClientReplied {
-		t.Fatalf("events = %+v, want one client.replied", evs)
+	if len(evs) != 1 || evs[0].Type != notify.ClientCrisisFlag {
+		t.Fatalf("events = %+v, want one client.crisis_flag", evs)
 	}
-	var d notify.Replied
-	if err := json.Unmarshal(evs[0].Data, &d); err != nil || !d.Crisis || d.Text != "some days I want to die" {
+	var d notify.CrisisFlag
+	if err := json.Unmarshal(evs[0].Data, &d); err != nil || d.ClientID != clientID || d.Channel != "sms" || d.At == "" {
 		t.Fatalf("data = %s (%v)", evs[0].Data, err)
+	}
+	if strings.Contains(string(evs[0].Data), "die") {
+		t.Errorf("the flag carries the client's words: %s", evs[0].Data)
+	}
+	det, _ := b.st.Detections(ctx, clientID)
+	if len(det) != 1 || det[0].Channel != "sms" || det[0].Rule == "" || det[0].Answer != "crisis-resources GB en" {
+		t.Errorf("detections = %+v", det)
 	}
 }

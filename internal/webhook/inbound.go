@@ -16,7 +16,7 @@ import (
 	"github.com/nudgehq/nudge/internal/store"
 )
 
-// PauseFor is how long PAUSE (or a message in crisis) holds nudges back.
+// PauseFor is how long PAUSE holds nudges back (distress: safety.HoldFor).
 const PauseFor = 14 * 24 * time.Hour
 
 // maxReplyText caps a kept free-text reply.
@@ -106,7 +106,7 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 	if known {
 		log = log.With("subscriber_id", target.ID)
 	}
-	a, err := t.answers(ctx, target, known, body)
+	a, err := t.answers(ctx, from, target, known, body)
 	if err != nil {
 		return "", err
 	}
@@ -155,9 +155,10 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 }
 
 // distress answers a text that reads as distress: at once, whoever sent it,
-// with crisis resources. Only a confirmed record is paused, keeps the reply,
-// and (a clinic's client) raises the clinic's flag. A STOP in the same text
-// is applied too.
+// with the crisis resources of their country in their language. Only a
+// confirmed record is held (see internal/safety), keeps the reply, and (a
+// clinic's client) raises the clinic's flag, which never carries the words.
+// A STOP in the same text is applied too.
 func (t *Twilio) distress(ctx context.Context, log *slog.Logger, sid, from string, target domain.Subscriber, known bool, m keyword.Match, body string, a answerSet, ev store.ConsentEvent) (string, error) {
 	log.Warn("distress in a reply: resources sent", "rule", m.Rule, "known", known)
 	if m.Kind == keyword.Stop {
@@ -170,12 +171,10 @@ func (t *Twilio) distress(ctx context.Context, log *slog.Logger, sid, from strin
 	if !known {
 		return a.crisis(false), t.store.MarkInbound(ctx, sid)
 	}
-	now := ev.At
-	ev.Action, ev.Detail = store.ConsentPause, "distress in a reply"
-	if err := t.store.PauseByText(ctx, target.ID, now.Add(PauseFor), "", ev); err != nil {
+	if err := t.responder().Hold(ctx, target, domain.SMS, m.Rule, a.lines, ""); err != nil {
 		return "", err
 	}
-	if err := t.keep(ctx, sid, target, m, body, now, true); err != nil {
+	if err := t.keep(ctx, sid, target, m, body, ev.At, true); err != nil {
 		return "", err
 	}
 	return a.crisis(true), nil
@@ -199,8 +198,9 @@ func (t *Twilio) stopNumber(ctx context.Context, log *slog.Logger, sid, from str
 // optIn handles YES and START: the records that asked this number to
 // confirm (within store.SMSConfirmTTL) are confirmed, and texts the number's
 // owner had confirmed and then stopped are turned back on for one record,
-// the one the number's replies would reach. Nothing else changes: a YES
-// never confirms a record that did not ask.
+// the one the number's replies would reach, as are its nudges if paused or
+// held after distress. Nothing else changes: a YES never confirms a record
+// that did not ask.
 func (t *Twilio) optIn(ctx context.Context, log *slog.Logger, sid string, holders []domain.Subscriber, routed string, known bool, a answerSet, ev store.ConsentEvent, now time.Time) (string, error) {
 	ev.Action = store.ConsentSMSStart
 	var turnedOn []domain.Subscriber
@@ -211,6 +211,10 @@ func (t *Twilio) optIn(ctx context.Context, log *slog.Logger, sid string, holder
 	}
 	if again, ok := store.RestartRecipient(holders, routed); ok {
 		turnedOn = append(turnedOn, again)
+	}
+	// Texts on, but paused (PAUSE) or held after distress: START resumes.
+	if target, ok := store.ReplyRecipient(holders, routed); ok && (now.Before(target.PausedUntil) || !target.DistressAt.IsZero()) {
+		turnedOn = append(turnedOn, target)
 	}
 	for _, h := range turnedOn {
 		if err := t.confirm.ConfirmSMS(ctx, h.ID, ev); err != nil {
@@ -230,7 +234,7 @@ func (t *Twilio) optIn(ctx context.Context, log *slog.Logger, sid string, holder
 				first = h
 			}
 		}
-		on, err := t.answers(ctx, first, true, "")
+		on, err := t.answers(ctx, first.Phone, first, true, "")
 		if err != nil {
 			return "", err
 		}
@@ -257,10 +261,12 @@ func (t *Twilio) keep(ctx context.Context, sid string, sub domain.Subscriber, m 
 	if err := t.store.KeepReply(ctx, sub.ID, r, sid); err != nil {
 		return err
 	}
-	if sub.Clinic != "" {
+	// A reply in distress reaches the clinic as client.crisis_flag alone,
+	// without the words.
+	if sub.Clinic != "" && !inCrisis {
 		t.emit(ctx, t.logger, sub, notify.ClientReplied, notify.Replied{
 			ClientID: sub.ID, At: now.UTC().Format(time.RFC3339), Channel: string(domain.SMS),
-			Rating: r.Rating, Text: r.Text, InReplyTo: r.Nudge, Crisis: inCrisis,
+			Rating: r.Rating, Text: r.Text, InReplyTo: r.Nudge,
 		})
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nudgehq/nudge/internal/crisis"
+	"github.com/nudgehq/nudge/internal/safety"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/twilio/twilio-go/client"
 )
@@ -36,7 +38,8 @@ type Twilio struct {
 	base      string
 	now       func() time.Time
 	logger    *slog.Logger
-	events    Notifier // nil: no clinic events
+	events    Notifier          // nil: no clinic events
+	lines     *crisis.Directory // nil: the built-in crisis resources
 }
 
 // NewTwilio returns the handlers. base is the public base URL (no trailing
@@ -51,6 +54,23 @@ func (t *Twilio) WithNotifier(n Notifier) *Twilio {
 	c := *t
 	c.events = n
 	return &c
+}
+
+// WithCrisisLines returns a copy of t that gives the crisis resources of
+// lines (NUDGE_CRISIS_LINES) instead of the built-in ones.
+func (t *Twilio) WithCrisisLines(lines *crisis.Directory) *Twilio {
+	c := *t
+	c.lines = lines
+	return &c
+}
+
+// responder acts on distress with t's store, events and lines.
+func (t *Twilio) responder() *safety.Responder {
+	var events safety.Notifier
+	if t.events != nil {
+		events = t.events
+	}
+	return &safety.Responder{Store: t.store, Lines: t.lines, Events: events, Now: t.now, Logger: t.logger}
 }
 
 // Register adds the routes to mux.

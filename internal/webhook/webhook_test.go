@@ -142,7 +142,7 @@ func TestKeywords(t *testing.T) {
 				t.Errorf("replies = %+v", r)
 			}
 		}},
-		{"I don't want to live anymore, I think about suicide", "988", func(t *testing.T, b *bundle) {
+		{"I don't want to live anymore, I think about suicide", "116 123", func(t *testing.T, b *bundle) {
 			if b.sub(t).PausedUntil.IsZero() {
 				t.Error("nudges not paused after crisis words")
 			}
