@@ -232,16 +232,48 @@ func (l *Library) Series(p domain.Program, locale string) []*Message {
 	return slices.Clone(l.series[l.Match(locale)][p])
 }
 
-// Pick returns the message for a schedule's step: step modulo the length of
-// the series, so each week brings the next message, none repeats until the
-// series runs out, and then it starts over.
+// Pick returns the message for a schedule's step (0 for the first message a
+// person gets). Monthly reviews and between-session prompts take step modulo
+// the length of the series. The weekly series (check-ins and gratitude) follow
+// [WeeklyIndex], so that a weekly text never comes back a year later, in the
+// same month as before.
 func (l *Library) Pick(p domain.Program, locale string, step int64) (*Message, error) {
 	s := l.series[l.Match(locale)][p]
 	if len(s) == 0 {
 		return nil, domain.Errorf(domain.ErrNotFound, "no messages for program %q", p)
 	}
 	n := int64(len(s))
+	if p == domain.WeeklyCheckin || p == domain.Gratitude {
+		return s[WeeklyIndex(step, n)], nil
+	}
 	return s[((step%n)+n)%n], nil
+}
+
+// WeeklyIndex is the position, in a weekly series of n messages, of the
+// message sent at step (a negative step counts as 0). The rule:
+//
+//   - The first message is the opener: it goes out at step 0 and never again.
+//   - The other m = n-1 messages come in passes of m weeks, pass after pass.
+//     Odd passes (the first included) go in file order. Even passes start
+//     half-way (at the message m/2 places further on, wrapping round), so a
+//     text comes back either about half a year after it last came, or about
+//     a year and a half after; never after a year, when it would land in the
+//     same month as last time.
+//
+// With the library's 52 messages a week apart: steps 0–51 (the first year)
+// are the 52 messages in order, none twice; the second year opens with the
+// 26th of the 51 (message 27) and every text comes back 25, 26, 76 or 77
+// weeks after its last time, so never in the same month of the year.
+func WeeklyIndex(step, n int64) int {
+	m := n - 1
+	if step <= 0 || m <= 0 {
+		return 0
+	}
+	q := (step - 1) % (2 * m)
+	if q < m {
+		return int(1 + q)
+	}
+	return int(1 + (q-m+m/2)%m)
 }
 
 // System returns the system message name in locale (falling back as

@@ -68,12 +68,14 @@ func TestLoadValid(t *testing.T) {
 		step   int64
 		want   string
 	}{
+		// A weekly series sends its opener once, then the rest (here one
+		// message) over and over; see TestWeeklyIndex.
 		{"en", 0, "en/weekly-checkin/01-first"},
 		{"en", 1, "en/weekly-checkin/02-second"},
-		{"en", 2, "en/weekly-checkin/01-first"},
+		{"en", 2, "en/weekly-checkin/02-second"},
 		{"en", 7, "en/weekly-checkin/02-second"},
-		{"en", -1, "en/weekly-checkin/02-second"},
-		{"es", 4, "es/weekly-checkin/01-first"},
+		{"en", -1, "en/weekly-checkin/01-first"},
+		{"es", 4, "es/weekly-checkin/02-second"},
 		{"es-MX", 1, "es/weekly-checkin/02-second"},
 		{"fr", 0, "en/weekly-checkin/01-first"},
 		{"", 0, "en/weekly-checkin/01-first"},
