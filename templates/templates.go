@@ -34,7 +34,7 @@
 // three.
 //
 // Placeholders are text/template actions over [Vars]: {{.FirstName}},
-// {{.Goal}} (optional, so use it inside {{if .Goal}}…{{end}}), {{.Week}} and
+// {{.Goal}} (optional, so use it inside {{if .Goal}}…{{end}}) and
 // {{.Sender}} (who the message is from: the service name, or the display
 // name of the clinic that enrolled the person).
 // Anything else is reported when the library is loaded, with the file and
@@ -108,8 +108,11 @@ const systemDir = "system"
 // load.
 type Vars struct {
 	FirstName string // the person's first name, already cleaned up; may be empty
-	Goal      string // what they said they want to work on; may be empty
-	Week      int    // weeks since they joined, from 1
+	// Goal is who they said they would like to be closer to, as they typed
+	// it: a name ("Ana"), a relationship ("my sister"), a group ("people at
+	// work") or not a person at all ("my book club"). May be empty. Copy puts
+	// it where number and gender do not matter (see the package doc).
+	Goal string
 	// Sender is who the message is from: the service name, or the display
 	// name of the person's clinic. Never empty when a message is rendered.
 	Sender string
@@ -119,7 +122,7 @@ type Vars struct {
 // parsing alone does not (a wrong type, an undefined template).
 func sampleVars() []Vars {
 	return []Vars{
-		{FirstName: "Sam", Goal: "call my sister more", Week: 3, Sender: "nudge"},
+		{FirstName: "Sam", Goal: "my sister", Sender: "nudge"},
 		{},
 	}
 }
