@@ -40,6 +40,27 @@
 // Anything else is reported when the library is loaded, with the file and
 // line, together with every other problem found.
 //
+// # Writing with the goal
+//
+// The goal is whoever the person said they would like to be closer to, as
+// they typed it: "Ana", "my sister", "the neighbors on my street", "people
+// at work", "my book club". Copy puts it where its number and gender do not
+// matter and where it needs no article: "Think about {{.Goal}}: …", "With
+// {{.Goal}} in mind, …" ("Piensa en {{.Goal}}: …", "Con {{.Goal}} en
+// mente, …"). Never a verb right after it (is/are, es/son), never a pronoun
+// pointing back at it (him, them, ella), never in quotes, never first in a
+// sentence (it may start with a small letter), never "a" or "de" before it
+// in Spanish (a group is not a person; "de el coro"). Nothing may presume
+// the relationship is strained. The templates tests check every sentence
+// that uses it against twenty real goals.
+//
+// # The weekly series
+//
+// Check-ins and gratitude prompts have 52 messages each: a year of weeks.
+// Every one ends with a single question, and messages that ask about other
+// people leave a way out for someone with no one in mind ("If no one comes
+// to mind, …"). [WeeklyIndex] says which message goes out which week.
+//
 // # Overrides
 //
 // An operator can replace any file, or add a locale, with a directory of the
