@@ -5,27 +5,30 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode"
 
 	"github.com/nudgehq/nudge/internal/render"
 	"github.com/nudgehq/nudge/templates"
+	"github.com/nudgehq/nudge/templates/internal/guideprint"
 )
 
-// guidePath is the guide the copy is written from, relative to this package:
-// shared/ sits beside the checkout, here and in CI. Its text never enters
-// the repository; this test reads it where it is.
-const guidePath = "../../shared/guide/loneliness-and-reciprocity.txt"
+// fingerprintPath is the guide's fingerprint, checked in beside this test
+// (go generate ./templates rebuilds it from the guide).
+const fingerprintPath = "guide_fingerprint.txt"
+
+// guideDir is where the guide itself sits when it is beside the checkout, as
+// in CI; a plain clone does without it.
+const guideDir = "../../shared/guide"
 
 // runLen is the length, in words, of the shortest run of the guide's words
 // that counts as pasted rather than paraphrased.
-const runLen = 10
+const runLen = guideprint.RunLen
 
 // TestCopyIsOurs renders every message, in every locale, as email (subject
 // and text) and as SMS, for a person with a goal and one without, and fails
 // on any run of runLen consecutive words that is also in the guide.
 func TestCopyIsOurs(t *testing.T) {
 	t.Parallel()
-	guide := loadGuide(t)
+	guide := loadFingerprint(t)
 
 	lib, err := templates.Default()
 	if err != nil {
@@ -70,7 +73,7 @@ func TestCopyIsOurs(t *testing.T) {
 			}
 			for _, p := range parts {
 				checked++
-				if run := guide.sharedRun(p.text); run != "" {
+				if run := guide.SharedRun(p.text); run != "" {
 					t.Errorf("%s, %s (goal %q): %d or more words in a row from the guide: %q\nsay it in our own words",
 						m.File, p.name, d.Goal, runLen, run)
 				}
@@ -82,89 +85,88 @@ func TestCopyIsOurs(t *testing.T) {
 	}
 }
 
-// TestCopyIsOursDetects makes sure the check above can fail: a run taken
-// from the guide is found inside other text, and one word fewer is not.
+// TestCopyIsOursDetects makes sure the check above can fail: a fingerprint
+// made from a known text finds a run of it inside other text, upper-cased
+// and punctuated differently, and does not report one word fewer.
 func TestCopyIsOursDetects(t *testing.T) {
 	t.Parallel()
-	guide := loadGuide(t)
-	words := strings.Fields(guide.text)
-	mid := len(words) / 2
-	run := strings.Join(words[mid:mid+runLen], " ")
-	if got := guide.sharedRun("Hi Sam. " + strings.ToUpper(run) + " What do you think?"); got == "" {
-		t.Errorf("a %d-word run from the guide was not found: %q", runLen, run)
+	source := "When the evening gets quiet and the phone stays dark, a short walk to the corner shop can turn into a chat with the owner."
+	fp := guideprint.FromText(source)
+	words := strings.Fields(source)
+	run := strings.Join(words[3:3+runLen], " ")
+	if got := fp.SharedRun("Hi Sam. " + strings.ToUpper(run) + " What do you think?"); got == "" {
+		t.Errorf("a %d-word run of the fingerprinted text was not found: %q", runLen, run)
 	}
-	short := strings.Join(words[mid:mid+runLen-1], " ")
-	if got := guide.sharedRun("zzz " + short + " zzz"); got != "" {
+	if got := fp.SharedRun("Hi Sam: the phone—stays dark, a short walk to the corner shop can help?"); got == "" {
+		t.Errorf("a run written with other punctuation was not found")
+	}
+	short := strings.Join(words[3:3+runLen-1], " ")
+	if got := fp.SharedRun("zzz " + short + " zzz"); got != "" {
 		t.Errorf("a %d-word run was reported: %q", runLen-1, got)
 	}
-	if got := guide.sharedRun("Hi Sam. Think of one chat this week that felt easy, and why."); got != "" {
+	if got := fp.SharedRun("Hi Sam. Think of one chat this week that felt easy, and why."); got != "" {
 		t.Errorf("our own sentence was reported: %q", got)
+	}
+}
+
+// TestGuideFingerprint checks the checked-in fingerprint: it parses, it is
+// the size of a real guide, it rejects a damaged line, and, where the guide
+// is beside the checkout (as in CI), it is the guide's current fingerprint.
+func TestGuideFingerprint(t *testing.T) {
+	t.Parallel()
+	fp := loadFingerprint(t)
+	if fp.Len() < 500 {
+		t.Errorf("the fingerprint holds %d runs; a guide of a few pages has well over 500", fp.Len())
+	}
+	if _, err := guideprint.Parse(strings.NewReader("# comment\n00112233445566\n")); err == nil {
+		t.Error("a 7-byte hash was accepted")
+	}
+	if _, err := guideprint.Parse(strings.NewReader("zz112233445566ff\n")); err == nil {
+		t.Error("a line that is not hex was accepted")
+	}
+	var b strings.Builder
+	if _, err := fp.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	again, err := guideprint.Parse(strings.NewReader(b.String()))
+	if err != nil || !again.Equal(fp) {
+		t.Errorf("the fingerprint does not survive writing and reading back (%v)", err)
+	}
+
+	entries, err := os.ReadDir(guideDir)
+	if err != nil {
+		t.Logf("no guide beside the checkout (%v): the checked-in fingerprint is used as it is", err)
+		return
+	}
+	var texts []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".txt") {
+			b, err := os.ReadFile(filepath.Join(guideDir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts = append(texts, string(b))
+		}
+	}
+	if !guideprint.FromText(texts...).Equal(fp) {
+		t.Errorf("%s is not the fingerprint of the guide in %s: run go generate ./templates", fingerprintPath, guideDir)
 	}
 }
 
 // part is one rendered part of a message: its subject, text or SMS.
 type part struct{ name, text string }
 
-// guide holds every runLen-word run of the guide, normalised.
-type guide struct {
-	text string
-	runs map[string]bool
-}
-
-// loadGuide reads the guide. Without it the test cannot say the copy is
-// ours, so it fails rather than skips.
-func loadGuide(t *testing.T) *guide {
+// loadFingerprint reads the checked-in fingerprint of the guide.
+func loadFingerprint(t *testing.T) *guideprint.Fingerprint {
 	t.Helper()
-	b, err := os.ReadFile(guidePath)
+	f, err := os.Open(fingerprintPath)
 	if err != nil {
-		abs, _ := filepath.Abs(guidePath)
-		t.Fatalf("cannot read the guide the copy is checked against (%v).\n"+
-			"It lives outside the repository, at %s (shared/guide/ beside the checkout; CI keeps a copy there).\n"+
-			"This test fails without it: it cannot tell whether a message pastes the guide.", err, abs)
+		t.Fatalf("cannot read the guide's fingerprint: %v (go generate ./templates makes it)", err)
 	}
-	g := &guide{text: string(b), runs: make(map[string]bool)}
-	for _, words := range normalisations(g.text) {
-		for i := 0; i+runLen <= len(words); i++ {
-			g.runs[strings.Join(words[i:i+runLen], " ")] = true
-		}
+	defer f.Close()
+	fp, err := guideprint.Parse(f)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(g.runs) == 0 {
-		t.Fatalf("the guide at %s has fewer than %d words", guidePath, runLen)
-	}
-	return g
-}
-
-// sharedRun returns the first runLen-word run of s that is also in the
-// guide, or "".
-func (g *guide) sharedRun(s string) string {
-	for _, words := range normalisations(s) {
-		for i := 0; i+runLen <= len(words); i++ {
-			if run := strings.Join(words[i:i+runLen], " "); g.runs[run] {
-				return run
-			}
-		}
-	}
-	return ""
-}
-
-// normalisations returns s lower-cased and split on white space, once with
-// punctuation deleted ("don't" → "dont") and once with punctuation read as a
-// space ("goals—sharing" → "goals sharing"), so that neither way of writing
-// a word hides a match.
-func normalisations(s string) [][]string {
-	s = strings.ToLower(s)
-	isPunct := func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) }
-	deleted := strings.Map(func(r rune) rune {
-		if isPunct(r) {
-			return -1
-		}
-		return r
-	}, s)
-	spaced := strings.Map(func(r rune) rune {
-		if isPunct(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	return [][]string{strings.Fields(deleted), strings.Fields(spaced)}
+	return fp
 }

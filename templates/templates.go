@@ -34,11 +34,32 @@
 // three.
 //
 // Placeholders are text/template actions over [Vars]: {{.FirstName}},
-// {{.Goal}} (optional, so use it inside {{if .Goal}}…{{end}}), {{.Week}} and
+// {{.Goal}} (optional, so use it inside {{if .Goal}}…{{end}}) and
 // {{.Sender}} (who the message is from: the service name, or the display
 // name of the clinic that enrolled the person).
 // Anything else is reported when the library is loaded, with the file and
 // line, together with every other problem found.
+//
+// # Writing with the goal
+//
+// The goal is whoever the person said they would like to be closer to, as
+// they typed it: "Ana", "my sister", "the neighbors on my street", "people
+// at work", "my book club". Copy puts it where its number and gender do not
+// matter and where it needs no article: "Think about {{.Goal}}: …", "With
+// {{.Goal}} in mind, …" ("Piensa en {{.Goal}}: …", "Con {{.Goal}} en
+// mente, …"). Never a verb right after it (is/are, es/son), never a pronoun
+// pointing back at it (him, them, ella), never in quotes, never first in a
+// sentence (it may start with a small letter), never "a" or "de" before it
+// in Spanish (a group is not a person; "de el coro"). Nothing may presume
+// the relationship is strained. The templates tests check every sentence
+// that uses it against twenty real goals.
+//
+// # The weekly series
+//
+// Check-ins and gratitude prompts have 52 messages each: a year of weeks.
+// Every one ends with a single question, and messages that ask about other
+// people leave a way out for someone with no one in mind ("If no one comes
+// to mind, …"). [WeeklyIndex] says which message goes out which week.
 //
 // # Overrides
 //
@@ -113,8 +134,11 @@ const systemDir = "system"
 // load.
 type Vars struct {
 	FirstName string // the person's first name, already cleaned up; may be empty
-	Goal      string // what they said they want to work on; may be empty
-	Week      int    // weeks since they joined, from 1
+	// Goal is who they said they would like to be closer to, as they typed
+	// it: a name ("Ana"), a relationship ("my sister"), a group ("people at
+	// work") or not a person at all ("my book club"). May be empty. Copy puts
+	// it where number and gender do not matter (see the package doc).
+	Goal string
 	// Sender is who the message is from: the service name, or the display
 	// name of the person's clinic. Never empty when a message is rendered.
 	Sender string
@@ -124,7 +148,7 @@ type Vars struct {
 // parsing alone does not (a wrong type, an undefined template).
 func sampleVars() []Vars {
 	return []Vars{
-		{FirstName: "Sam", Goal: "call my sister more", Week: 3, Sender: "nudge"},
+		{FirstName: "Sam", Goal: "my sister", Sender: "nudge"},
 		{},
 	}
 }
@@ -237,16 +261,48 @@ func (l *Library) Series(p domain.Program, locale string) []*Message {
 	return slices.Clone(l.series[l.Match(locale)][p])
 }
 
-// Pick returns the message for a schedule's step: step modulo the length of
-// the series, so each week brings the next message, none repeats until the
-// series runs out, and then it starts over.
+// Pick returns the message for a schedule's step (0 for the first message a
+// person gets). Monthly reviews and between-session prompts take step modulo
+// the length of the series. The weekly series (check-ins and gratitude) follow
+// [WeeklyIndex], so that a weekly text never comes back a year later, in the
+// same month as before.
 func (l *Library) Pick(p domain.Program, locale string, step int64) (*Message, error) {
 	s := l.series[l.Match(locale)][p]
 	if len(s) == 0 {
 		return nil, domain.Errorf(domain.ErrNotFound, "no messages for program %q", p)
 	}
 	n := int64(len(s))
+	if p == domain.WeeklyCheckin || p == domain.Gratitude {
+		return s[WeeklyIndex(step, n)], nil
+	}
 	return s[((step%n)+n)%n], nil
+}
+
+// WeeklyIndex is the position, in a weekly series of n messages, of the
+// message sent at step (a negative step counts as 0). The rule:
+//
+//   - The first message is the opener: it goes out at step 0 and never again.
+//   - The other m = n-1 messages come in passes of m weeks, pass after pass.
+//     Odd passes (the first included) go in file order. Even passes start
+//     half-way (at the message m/2 places further on, wrapping round), so a
+//     text comes back either about half a year after it last came, or about
+//     a year and a half after; never after a year, when it would land in the
+//     same month as last time.
+//
+// With the library's 52 messages a week apart: steps 0–51 (the first year)
+// are the 52 messages in order, none twice; the second year opens with the
+// 26th of the 51 (message 27) and every text comes back 25, 26, 76 or 77
+// weeks after its last time, so never in the same month of the year.
+func WeeklyIndex(step, n int64) int {
+	m := n - 1
+	if step <= 0 || m <= 0 {
+		return 0
+	}
+	q := (step - 1) % (2 * m)
+	if q < m {
+		return int(1 + q)
+	}
+	return int(1 + (q-m+m/2)%m)
 }
 
 // System returns the system message name in locale (falling back as

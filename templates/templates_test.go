@@ -21,7 +21,7 @@ func validFS() fstest.MapFS {
 	for _, loc := range []string{"en", "es"} {
 		for _, p := range programs() {
 			fsys[loc+"/"+string(p)+"/01-first.txt"] = file("Subject: " + loc + " first\nSMS: nudge: Hi {{.FirstName}}.\n\nHello {{.FirstName}}.\n")
-			fsys[loc+"/"+string(p)+"/02-second.txt"] = file("Subject: " + loc + " second\nSMS: nudge: week {{.Week}}\n\nBody.\n")
+			fsys[loc+"/"+string(p)+"/02-second.txt"] = file("Subject: " + loc + " second\nSMS: nudge: from {{.Sender}}\n\nBody.\n")
 		}
 		for _, name := range []string{Confirm, AlreadySubscribed, Welcome, Unsubscribed} {
 			fsys[loc+"/system/"+name+".txt"] = file("Subject: " + name + "\n\nHi {{.FirstName}}.\n")
@@ -68,12 +68,14 @@ func TestLoadValid(t *testing.T) {
 		step   int64
 		want   string
 	}{
+		// A weekly series sends its opener once, then the rest (here one
+		// message) over and over; see TestWeeklyIndex.
 		{"en", 0, "en/weekly-checkin/01-first"},
 		{"en", 1, "en/weekly-checkin/02-second"},
-		{"en", 2, "en/weekly-checkin/01-first"},
+		{"en", 2, "en/weekly-checkin/02-second"},
 		{"en", 7, "en/weekly-checkin/02-second"},
-		{"en", -1, "en/weekly-checkin/02-second"},
-		{"es", 4, "es/weekly-checkin/01-first"},
+		{"en", -1, "en/weekly-checkin/01-first"},
+		{"es", 4, "es/weekly-checkin/02-second"},
 		{"es-MX", 1, "es/weekly-checkin/02-second"},
 		{"fr", 0, "en/weekly-checkin/01-first"},
 		{"", 0, "en/weekly-checkin/01-first"},
@@ -150,22 +152,22 @@ func TestLoadProblems(t *testing.T) {
 			edit: func(f fstest.MapFS) {
 				f["en/gratitude/01-first.txt"] = file("Subject: s\nSMS: nudge: Hi {{.Nmae}}\n\nBody.\n")
 			},
-			want: []string{"en/gratitude/01-first.txt:2: unknown field .Nmae (want .FirstName, .Goal, .Week, .Sender)"},
+			want: []string{"en/gratitude/01-first.txt:2: unknown field .Nmae (want .FirstName, .Goal, .Sender)"},
 		},
 		{
 			name: "unknown field deep in the body, inside an if",
 			edit: func(f fstest.MapFS) {
 				f["en/gratitude/01-first.txt"] = file("Subject: s\nSMS: nudge\n\nOne.\n\nTwo, wrapped\nover {{if .Goal}}{{.Gaol}}{{end}} lines.\n")
 			},
-			want: []string{"en/gratitude/01-first.txt:7: unknown field .Gaol (want .FirstName, .Goal, .Week, .Sender)"},
+			want: []string{"en/gratitude/01-first.txt:7: unknown field .Gaol (want .FirstName, .Goal, .Sender)"},
 		},
 		{
 			name: "fields that do not exist on a field, or inside with",
 			edit: func(f fstest.MapFS) {
-				f["en/gratitude/01-first.txt"] = file("Subject: {{.Week.Number}}\nSMS: nudge {{with .Goal}}{{.Goal}}{{end}}\n\n{{with .Goal}}{{.}} {{$.Week}}{{end}}\n")
+				f["en/gratitude/01-first.txt"] = file("Subject: {{.Sender.Name}}\nSMS: nudge {{with .Goal}}{{.Goal}}{{end}}\n\n{{with .Goal}}{{.}} {{$.Sender}}{{end}}\n")
 			},
 			want: []string{
-				"en/gratitude/01-first.txt:1: field .Week has no field .Number (it is a int)",
+				"en/gratitude/01-first.txt:1: field .Sender has no field .Name (it is a string)",
 				"en/gratitude/01-first.txt:2: field .Goal inside with or range, where dot is not the message data (use $.Goal)",
 			},
 		},
@@ -379,9 +381,9 @@ func TestBodyParsing(t *testing.T) {
 		},
 		{
 			name: "optional goal folds away cleanly",
-			body: "Hi {{.FirstName}}. {{if .Goal}}You said: {{.Goal}}.{{end}} Week {{.Week}}.",
-			vars: Vars{FirstName: "Ana", Week: 2},
-			want: []rendered{{Items: []string{"Hi Ana. Week 2."}}},
+			body: "Hi {{.FirstName}}. {{if .Goal}}You said: {{.Goal}}.{{end}} From {{.Sender}}.",
+			vars: Vars{FirstName: "Ana", Sender: "nudge"},
+			want: []rendered{{Items: []string{"Hi Ana. From nudge."}}},
 		},
 		{
 			name: "windows line endings and a byte order mark",
@@ -469,7 +471,7 @@ func TestOverrides(t *testing.T) {
 		dir := t.TempDir()
 		write(t, dir, "es/gratitude/01-first.txt", "Subject: s\nSMS: {{.Nombre}}\n\nCuerpo.\n")
 		_, err := LoadWithOverrides(validFS(), dir)
-		want := []string{dir + "/es/gratitude/01-first.txt:2: unknown field .Nombre (want .FirstName, .Goal, .Week, .Sender)"}
+		want := []string{dir + "/es/gratitude/01-first.txt:2: unknown field .Nombre (want .FirstName, .Goal, .Sender)"}
 		if diff := cmp.Diff(want, errLines(err)); diff != "" {
 			t.Errorf("problems (-want +got):\n%s", diff)
 		}
@@ -489,7 +491,7 @@ func TestOverrides(t *testing.T) {
 func TestExecute(t *testing.T) {
 	t.Parallel()
 	fsys := validFS()
-	fsys["en/gratitude/01-first.txt"] = file("Subject: {{.FirstName}},   {{if .Goal}}{{.Goal}}{{end}} week {{.Week}}\nSMS: nudge\n\nx\n")
+	fsys["en/gratitude/01-first.txt"] = file("Subject: {{.FirstName}},   {{if .Goal}}{{.Goal}}{{end}} from {{.Sender}}\nSMS: nudge\n\nx\n")
 	lib, err := Load(fsys)
 	if err != nil {
 		t.Fatal(err)
@@ -499,8 +501,8 @@ func TestExecute(t *testing.T) {
 		v    Vars
 		want string
 	}{
-		{Vars{FirstName: "Ana", Goal: "walk", Week: 1}, "Ana, walk week 1"},
-		{Vars{FirstName: "Ana", Week: 2}, "Ana, week 2"},
+		{Vars{FirstName: "Ana", Goal: "walk", Sender: "nudge"}, "Ana, walk from nudge"},
+		{Vars{FirstName: "Ana", Sender: "nudge"}, "Ana, from nudge"},
 	} {
 		got, err := Execute(m.Subject, tc.v)
 		if err != nil || got != tc.want {
@@ -553,8 +555,8 @@ func TestEmbeddedSeriesLengths(t *testing.T) {
 		t.Fatalf("the library does not load: %v", err)
 	}
 	least := map[domain.Program]int{
-		domain.WeeklyCheckin:  26,
-		domain.Gratitude:      26,
+		domain.WeeklyCheckin:  52,
+		domain.Gratitude:      52,
 		domain.MonthlyReview:  12,
 		domain.BetweenSession: 16,
 	}

@@ -521,7 +521,7 @@ func TestClinicConfirmationsUseTheClinicsWords(t *testing.T) {
 	if got := m.Header.Get("Subject"); got != "Confirm your messages from Northside" {
 		t.Errorf("subject %q", got)
 	}
-	for _, want := range []string{"Hi Ana, Northside invited you to receive short between-session prompts", "Nothing is sent to you until you confirm", "unsubscribe link", "https://nudge.test/confirm/", "\n\nYour care team Northside"} {
+	for _, want := range []string{"Hi Ana, Northside invited you to receive short messages", "Nothing is sent to you until you confirm", "unsubscribe link", "https://nudge.test/confirm/", "\n\nYour care team Northside"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("confirmation lacks %q:\n%s", want, body)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/render"
@@ -20,8 +21,13 @@ const (
 	previewPostalAddress = "nudge (development), 1 Example Street, Exampletown"
 )
 
-// previewPerson is the sample subscriber every preview is rendered for.
-var previewPerson = render.Data{FirstName: "Sam", Goal: "call my sister more often"}
+// The sample subscriber a preview is rendered for, unless --name and --goal
+// say otherwise. The goal is what the sign-up form asks for: someone to be
+// closer to.
+const (
+	previewName = "Sam"
+	previewGoal = "my sister"
+)
 
 // previewCommand prints a program's messages, or one of them rendered as a
 // subscriber would get it, so copy can be read and checked without sending
@@ -31,14 +37,17 @@ func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string)
 	fs := flag.NewFlagSet("nudge preview", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: nudge preview PROGRAM [STEP] [--channel email|sms] [--locale LOCALE] [--html]\n\n"+
-			"Without STEP, list the program's messages; with it, print that message rendered for a sample subscriber.\n"+
+		fmt.Fprint(stderr, "usage: nudge preview PROGRAM [STEP] [--channel email|sms] [--locale LOCALE] [--name NAME] [--goal GOAL] [--html]\n\n"+
+			"Without STEP, list the program's messages; with it, print that message rendered for a sample subscriber\n"+
+			"(--name and --goal change who that is; an empty value previews a person who gave none).\n"+
 			"Programs: "+programNames()+"\n\n")
 		fs.PrintDefaults()
 	}
 	channel := fs.String("channel", "email", "email or sms")
 	locale := fs.String("locale", templates.Fallback, "the language of the copy, e.g. es")
 	asHTML := fs.Bool("html", false, "print the email's HTML part instead of its text")
+	name := fs.String("name", previewName, "the subscriber's first name")
+	goal := fs.String("goal", previewGoal, `who they would like to be closer to, as the sign-up form asks: a name or a relationship, like "my sister"`)
 
 	// Flags may come before, between or after PROGRAM and STEP.
 	var pos []string
@@ -76,6 +85,14 @@ func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string)
 	if *asHTML && *channel != "email" {
 		return fail("--html shows an email's HTML part; it does not go with --channel %s", *channel)
 	}
+
+	if n := utf8.RuneCountInString(*name); n > render.MaxNameLen {
+		return fail("--name is %d characters; the sign-up form takes at most %d", n, render.MaxNameLen)
+	}
+	if n := utf8.RuneCountInString(*goal); n > domain.GoalMaxLen {
+		return fail("--goal is %d characters; the sign-up form takes at most %d", n, domain.GoalMaxLen)
+	}
+	person := render.Data{FirstName: *name, Goal: *goal}
 
 	base, err := previewBase(getenv("NUDGE_BASE_URL"))
 	if err != nil {
@@ -115,7 +132,7 @@ func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string)
 
 	if len(pos) == 1 {
 		for i, m := range series {
-			e, err := r.Email(m, previewData(i+1, loc), links)
+			e, err := r.Email(m, previewData(person, i+1, loc), links)
 			if err != nil {
 				fmt.Fprintf(stderr, "nudge preview: %v\n", err)
 				return 1
@@ -131,7 +148,7 @@ func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string)
 			pos[1], len(series), program, len(series), program)
 	}
 	m := series[step-1]
-	d := previewData(step, loc)
+	d := previewData(person, step, loc)
 	if *channel == "sms" {
 		s, err := r.SMS(m, d, render.FooterOptOut)
 		if err != nil {
@@ -156,10 +173,9 @@ func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string)
 
 // previewData is the sample subscriber at a given step of a series: one
 // message a week, so step N is week N.
-func previewData(step int, locale string) render.Data {
-	d := previewPerson
-	d.Week, d.Locale = step, locale
-	return d
+func previewData(person render.Data, step int, locale string) render.Data {
+	person.Week, person.Locale = step, locale
+	return person
 }
 
 // previewBase checks NUDGE_BASE_URL the way the service does, loosely: an

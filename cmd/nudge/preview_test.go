@@ -61,8 +61,8 @@ func TestPreview(t *testing.T) {
 			args: []string{"weekly-checkin"},
 			check: func(t *testing.T, out string) {
 				lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-				if len(lines) != 26 {
-					t.Fatalf("%d lines, want 26:\n%s", len(lines), out)
+				if len(lines) != 52 {
+					t.Fatalf("%d lines, want 52:\n%s", len(lines), out)
 				}
 				for i, line := range lines {
 					m := listLine.FindStringSubmatch(line)
@@ -193,9 +193,43 @@ func TestPreview(t *testing.T) {
 			},
 		},
 
+		{
+			name: "a given name and goal",
+			args: []string{"weekly-checkin", "4", "--name", "Ana", "--goal", "people at work"},
+			check: func(t *testing.T, out string) {
+				for _, want := range []string{"Hi Ana,", "With people at work in mind,"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("lacks %q:\n%s", want, out)
+					}
+				}
+				if strings.Contains(out, "Sam") || strings.Contains(out, previewGoal) {
+					t.Errorf("the sample subscriber shows through:\n%s", out)
+				}
+			},
+		},
+		{
+			name: "no name and no goal",
+			args: []string{"weekly-checkin", "4", "--name", "", "--goal", ""},
+			check: func(t *testing.T, out string) {
+				if !strings.Contains(out, "Hi there,") || strings.Contains(out, "in mind") {
+					t.Errorf("want the text of a person who gave no name and no goal:\n%s", out)
+				}
+			},
+		},
+		{
+			name: "the sample goal is what the form asks for",
+			args: []string{"weekly-checkin", "4"},
+			check: func(t *testing.T, out string) {
+				if !strings.Contains(out, "With my sister in mind,") {
+					t.Errorf("want the sample goal %q in its sentence:\n%s", previewGoal, out)
+				}
+			},
+		},
+		{name: "goal too long", args: []string{"gratitude", "1", "--goal", strings.Repeat("x", domain.GoalMaxLen+1)}, wantErr: "--goal is 61 characters; the sign-up form takes at most 60"},
+		{name: "name too long", args: []string{"gratitude", "1", "--name", strings.Repeat("x", render.MaxNameLen+1)}, wantErr: "--name is 41 characters; the sign-up form takes at most 40"},
 		{name: "no program", args: nil, wantErr: "which program? one of weekly-checkin, gratitude, monthly-review, between-session"},
 		{name: "unknown program", args: []string{"podcast"}, wantErr: `unknown program "podcast"`},
-		{name: "step 0", args: []string{"gratitude", "0"}, wantErr: `step "0": want a number from 1 to 26`},
+		{name: "step 0", args: []string{"gratitude", "0"}, wantErr: `step "0": want a number from 1 to 52`},
 		{name: "step past the end", args: []string{"monthly-review", "13"}, wantErr: `step "13": want a number from 1 to 12`},
 		{name: "step not a number", args: []string{"gratitude", "three"}, wantErr: `step "three": want a number`},
 		{name: "too many arguments", args: []string{"gratitude", "1", "2"}, wantErr: `unexpected argument "2"`},

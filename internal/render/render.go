@@ -342,7 +342,6 @@ func (r *Renderer) vars(d Data) templates.Vars {
 	return templates.Vars{
 		FirstName: cleanText(d.FirstName, MaxNameLen),
 		Goal:      cleanText(d.Goal, maxGoalLen),
-		Week:      d.Week,
 		Sender:    r.sender(d),
 	}
 }
