@@ -72,6 +72,7 @@ func TestHTMLCompatibility(t *testing.T) {
 		{"confirm with its button (en)", confirm, Data{FirstName: "Sam"}, withButton},
 		{"gratitude prompt (es)", spanish, Data{FirstName: "Lucía", Week: 5}, testLinks},
 		{"a clinic's confirmation, signed (en)", clinicConfirm, Data{FirstName: "Sam", Sender: "Northside", SignOff: "Your care team"}, withButton},
+		{"weekly check-in with its answer links (en)", weekly, Data{FirstName: "Sam", Week: 3, InviteAnswer: true}, answerTestLinks},
 	}
 	for i, tc := range cases {
 		e, err := r.Email(tc.m, tc.data, tc.links)

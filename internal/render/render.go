@@ -99,6 +99,9 @@ type Data struct {
 	// SignOff, when set, closes an email ("Your care team"), followed by
 	// the Sender.
 	SignOff string
+	// InviteAnswer makes a check-in or gratitude message invite an answer
+	// (see answer.go): the worker sets it for every nudge it sends.
+	InviteAnswer bool
 }
 
 // Links are the links an email carries. Every URL is absolute, http or https
@@ -107,6 +110,9 @@ type Links struct {
 	Manage, Unsubscribe string // always in the footer; required
 	Action              string // optional: the button's URL (confirm link, …)
 	ActionLabel         string // the button's text; required with Action
+	// Answer are the answer page's links a check-in or gratitude email
+	// invites an answer with (see answer.go); optional.
+	Answer AnswerLinks
 }
 
 // Email is a rendered email.
@@ -143,6 +149,7 @@ type page struct {
 	SignOff                         []string // lines closing the body
 	Address                         []string
 	Crisis                          string
+	Invite                          *invitation // the answer links, when the message asks for one
 }
 
 // block is a rendered body block: plain text, escaped by the layout.
@@ -190,7 +197,11 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 		}
 	}
 
-	e, err := r.page(locale, subject, blocks, d, l)
+	inv, err := emailInvitation(m, d, locale, l.Answer)
+	if err != nil {
+		return Email{}, fmt.Errorf("render email %s: %w", m.File, err)
+	}
+	e, err := r.page(locale, subject, blocks, d, l, inv)
 	if err != nil {
 		return Email{}, fmt.Errorf("render email %s: %w", m.File, err)
 	}
@@ -198,7 +209,7 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 }
 
 // page lays out an email: the blocks, the button, the sign-off and the footer.
-func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links) (Email, error) {
+func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links, inv *invitation) (Email, error) {
 	lb := labelsFor(locale)
 	p := page{
 		Lang:             locale,
@@ -214,6 +225,7 @@ func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links)
 		UnsubscribeLabel: lb.unsubscribe,
 		Address:          addressLines(r.opts.PostalAddress),
 		Crisis:           r.crisisLine(locale),
+		Invite:           inv,
 	}
 	var html bytes.Buffer
 	if err := r.layout.Execute(&html, p); err != nil {
@@ -262,7 +274,7 @@ func (r *Renderer) TextEmail(text string, d Data, l Links) (Email, error) {
 	}
 	blocks = append(blocks, block{Items: []string{body}})
 	subject := strings.ReplaceAll(lb.noteFrom, nameMark, r.sender(d))
-	e, err := r.page(locale, subject, blocks, d, l)
+	e, err := r.page(locale, subject, blocks, d, l, nil)
 	if err != nil {
 		return Email{}, fmt.Errorf("render email: %w", err)
 	}

@@ -23,6 +23,12 @@ func plainText(p page) string {
 		}
 		b.WriteByte('\n')
 	}
+	if lines := invitationText(p.Invite); len(lines) > 0 {
+		for _, line := range lines {
+			wrap(&b, line, "", "")
+		}
+		b.WriteByte('\n')
+	}
 	if p.Action != "" {
 		wrap(&b, p.ActionLabel+":", "", "")
 		b.WriteString(p.Action + "\n\n")
