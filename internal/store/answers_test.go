@@ -241,3 +241,38 @@ func TestEraseTakesTheAnswers(t *testing.T) {
 		t.Fatal("a send after erasure brought back the sent index")
 	}
 }
+
+func TestQuoteNotesIsOffByDefaultAndEveryChangeIsInTheLedger(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	id := newSubscriber(t, st, domain.Subscriber{Email: "quote@example.org"}, true, "weekly:sun@18:00")
+	if on, err := st.QuoteNotes(ctx, id); err != nil || on {
+		t.Fatalf("default = %v, %v; want off", on, err)
+	}
+	ev := store.ConsentEvent{At: t0, Action: store.ConsentQuoteNotes, Channel: "email", Source: "form"}
+	for i, tc := range []struct{ on, changed bool }{{true, true}, {true, false}, {false, true}} {
+		changed, err := st.SetQuoteNotes(ctx, id, tc.on, ev)
+		if err != nil || changed != tc.changed {
+			t.Fatalf("step %d: SetQuoteNotes(%v) = %v, %v; want changed %v", i, tc.on, changed, err, tc.changed)
+		}
+		if on, _ := st.QuoteNotes(ctx, id); on != tc.on {
+			t.Fatalf("step %d: QuoteNotes = %v, want %v", i, on, tc.on)
+		}
+	}
+	ledger, err := st.Consent(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ledger {
+		if e.Action == store.ConsentQuoteNotes {
+			got = append(got, e.Detail)
+		}
+	}
+	if diff := cmp.Diff([]string{"on", "off"}, got); diff != "" {
+		t.Fatalf("ledger (-want +got):\n%s", diff)
+	}
+	if _, err := st.SetQuoteNotes(ctx, "nobody-here", true, ev); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("for nobody: %v, want ErrNotFound", err)
+	}
+}
