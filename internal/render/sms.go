@@ -48,6 +48,9 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 	if m.SMS == nil {
 		return "", fmt.Errorf("render sms %s: the message has no SMS line", m.File)
 	}
+	if isMonthReview(m, d) {
+		return r.monthSMS(m, d, footer)
+	}
 	locale := messageLocale(m, d)
 	tail := ""
 	if footer == FooterOptOut {
