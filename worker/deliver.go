@@ -65,6 +65,9 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	// The first nudge after a pause ran out says welcome back.
 	welcomeBack := !sub.PausedUntil.IsZero()
 	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week, WelcomeBack: welcomeBack, InviteAnswer: true}
+	if err := h.addMonth(ctx, &data, sub.ID, p.Program, now); err != nil {
+		return err
+	}
 
 	// A reply from now on answers this nudge: marked with its "sent" record.
 	lastNudge := string(p.Program) + ":" + p.Date
