@@ -158,6 +158,38 @@ func TestAnswerInTheBrowser(t *testing.T) {
 	}
 	b.axeClean(axe, "the answer page with an error")
 
+	// "Your month", behind the manage link: a chart and a table, a note
+	// deleted with its button, the quoting choice, all without scripts.
+	month := s.linkIn(t, checkin, manageLinkRE) + "/month"
+	b.open(month)
+	b.axeClean(axe, "Your month")
+	if got := b.attr(`svg[role="img"]`, "aria-labelledby"); got != "chart-title chart-desc" {
+		t.Errorf("the chart is labelled by %q", got)
+	}
+	if got := b.text("table.schedules tbody"); !strings.Contains(got, "2 of 5") || !strings.Contains(got, "walked with my neighbour") {
+		t.Errorf("the table reads %q", got)
+	}
+	noJS.open(month)
+	if status := noJS.press(`form[action$="/month/notes"] button`); status != 200 {
+		t.Fatalf("Delete note = %d", status)
+	}
+	if got := noJS.text(".notice"); got != "The note is deleted." {
+		t.Errorf("after deleting the page says %q", got)
+	}
+	noJS.do("tick quoting", chromedp.Click(chromedp.ID("quote")))
+	if status := noJS.press(`form[action$="/month/quote"] button`); status != 200 {
+		t.Fatalf("saving the quoting choice = %d", status)
+	}
+	if on, err := s.st.QuoteNotes(ctx, id); err != nil || !on {
+		t.Errorf("quoting = %v, %v; want on", on, err)
+	}
+	a, err = s.st.Answer(ctx, id, occurrence)
+	if err != nil || a.Note != "" || a.Score != 2 {
+		t.Errorf("after deleting the note: %+v, %v", a, err)
+	}
+	b.open(month)
+	b.axeClean(axe, "Your month after a change")
+
 	// Spanish.
 	_, spanish := s.checkinSent(t, "lucia@example.org", "es")
 	es := c.tab(t)
@@ -173,4 +205,9 @@ func TestAnswerInTheBrowser(t *testing.T) {
 		t.Fatalf("Spanish Save = %d, %q", status, es.text("main"))
 	}
 	es.axeClean(axe, "the Spanish saved page")
+	es.open(s.linkIn(t, spanish, manageLinkRE) + "/month")
+	if got := es.text("h1"); got != "Tu mes" {
+		t.Errorf("the Spanish month page is titled %q", got)
+	}
+	es.axeClean(axe, "Tu mes")
 }
