@@ -21,13 +21,13 @@ import (
 
 // monthLabels are the words of the numbers in one language.
 type monthLabels struct {
-	heading, answered, average, up, down, same, run string
-	gratitude, best, bestNote, quote, none          string
-	caption, weekHead, scoreHead, outOf, noAnswer   string
-	noteOnly                                        string
+	heading, answered, average, up, down, same, run  string
+	gratitude, best, bestNote, quote, none           string
+	caption, weekHead, scoreHead, outOf, noAnswer    string
+	noteOnly                                         string
 	smsAnswered, smsAverage, smsUp, smsDown, smsNone string
-	months                                          [12]string
-	decimal                                         string
+	months                                           [12]string
+	decimal                                          string
 }
 
 func monthLabelsFor(locale string) monthLabels {
