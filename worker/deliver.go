@@ -68,7 +68,10 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	}
 	// The first nudge after a pause ran out says welcome back.
 	welcomeBack := !sub.PausedUntil.IsZero()
-	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week, WelcomeBack: welcomeBack}
+	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week, WelcomeBack: welcomeBack, InviteAnswer: true}
+	if err := h.addMonth(ctx, &data, sub.ID, p.Program, now); err != nil {
+		return err
+	}
 
 	// A reply from now on answers this nudge: marked with its "sent" record.
 	lastNudge := string(p.Program) + ":" + p.Date
@@ -200,6 +203,7 @@ func combine(errs []error) error {
 
 func (h *Handler) deliverEmail(ctx context.Context, log *slog.Logger, key store.DeliveryKey, sub domain.Subscriber, p task.DeliverNudge, msg *templates.Message, data render.Data, lastNudge string) error {
 	return h.deliverEmailAs(ctx, log, key, sub, p.ID(), h.d.From, lastNudge, func(l render.Links) (render.Email, error) {
+		l.Answer = h.answerLinks(sub.ID, p.Program, lastNudge)
 		out, err := h.d.Renderer.Email(msg, data, l)
 		if err != nil {
 			return out, fmt.Errorf("%s step %d: %w", p.Program, p.Step, err)

@@ -117,6 +117,7 @@ var routes = []route{
 	{method: "DELETE", path: "/api/v1/clients/{id}/prompts/{prompt_id}", handle: (*Server).removePrompt},
 	{method: "GET", path: "/api/v1/clients/{id}/deliveries", handle: (*Server).listDeliveries},
 	{method: "GET", path: "/api/v1/clients/{id}/replies", handle: (*Server).listReplies},
+	{method: "GET", path: "/api/v1/clients/{id}/ratings", handle: (*Server).listRatings},
 }
 
 // Handler returns the API's routes. Paths under /api/v1/ that name no

@@ -144,6 +144,14 @@ func (b *bundle) tenant(t *testing.T, name string) tenant {
 	if err := b.store.AddReply(ctx, sub.ID, store.Reply{At: testNow.Add(-2 * time.Hour), Channel: "sms", Nudge: "between-session:x", Rating: 4, Text: tn.replyText}); err != nil {
 		t.Fatal(err)
 	}
+	// An answer to the prompt, by text, scored 3.
+	occurrence := "between-session:" + p.ID + "|1764000000"
+	if err := b.store.MarkSent(ctx, sub.ID, occurrence, testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.RecordAnswer(ctx, sub.ID, store.Answer{Occurrence: occurrence, Score: 3, Note: "ok", Channel: domain.SMS, AnsweredAt: testNow.Add(-30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	tn.deliveryDate = p.ID + ":" + "1764000000"
 	dk := store.DeliveryKey{SubscriberID: sub.ID, Program: domain.BetweenSession, Date: tn.deliveryDate, Channel: domain.SMS}
 	if err := b.store.ClaimDelivery(ctx, dk, testNow.Add(-time.Hour)); err != nil {

@@ -349,6 +349,24 @@ func TestContract(t *testing.T) {
 		{name: "replies unknown", method: "GET", path: "/api/v1/clients/nosuchclient0000/replies", key: a.key, status: 404},
 		{name: "replies no key", method: "GET", path: c + "/replies", status: 401, docRefuses: true},
 
+		{name: "ratings", method: "GET", path: c + "/ratings?from=2026-11-01T00:00:00Z", key: a.key, status: 200,
+			check: func(t *testing.T, rec *httptest.ResponseRecorder) {
+				var l listJSON[ratingJSON]
+				json.Unmarshal(rec.Body.Bytes(), &l)
+				if len(l.Data) != 1 || l.Data[0].Score != 3 || l.Data[0].Program != "between-session" || l.Data[0].SentAt == nil || l.Data[0].Channel != "sms" ||
+					!strings.HasPrefix(l.Data[0].Occurrence, a.prompt+"|") {
+					t.Errorf("want the one rating of the prompt, got %s", rec.Body)
+				}
+				if strings.Contains(rec.Body.String(), `"ok"`) {
+					t.Error("the note is in the score series")
+				}
+			}},
+		{name: "ratings none in range", method: "GET", path: c + "/ratings?to=2020-01-01T00:00:00Z", key: a.key, status: 200, check: jsonField("data", `[]`)},
+		{name: "ratings bad from", method: "GET", path: c + "/ratings?from=yesterday", key: a.key, status: 400, field: "from", docRefuses: true},
+		{name: "ratings from after to", method: "GET", path: c + "/ratings?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z", key: a.key, status: 400, field: "from"},
+		{name: "ratings other clinic's", method: "GET", path: "/api/v1/clients/" + other.client + "/ratings", key: a.key, status: 404},
+		{name: "ratings no key", method: "GET", path: c + "/ratings", status: 401, docRefuses: true},
+
 		{name: "remove", method: "DELETE", path: "/api/v1/clients/" + a.secondClient, key: a.key, status: 204},
 		{name: "remove again", method: "DELETE", path: "/api/v1/clients/" + a.secondClient, key: a.key, status: 404},
 		{name: "enrol a removed client again", method: "POST", path: "/api/v1/clients", key: a.key, body: enrolBody("second-" + a.email), status: 201},

@@ -57,6 +57,10 @@ func TestHTMLCompatibility(t *testing.T) {
 	}
 	withButton := testLinks
 	withButton.Action, withButton.ActionLabel = "https://nudge.example/confirm/tok-c", "Yes, send me these"
+	monthly, err := lib.Pick(domain.MonthlyReview, "en", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	clinicConfirm, err := lib.System(templates.ClinicConfirm, "en")
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +76,8 @@ func TestHTMLCompatibility(t *testing.T) {
 		{"confirm with its button (en)", confirm, Data{FirstName: "Sam"}, withButton},
 		{"gratitude prompt (es)", spanish, Data{FirstName: "Lucía", Week: 5}, testLinks},
 		{"a clinic's confirmation, signed (en)", clinicConfirm, Data{FirstName: "Sam", Sender: "Northside", SignOff: "Your care team"}, withButton},
+		{"weekly check-in with its answer links (en)", weekly, Data{FirstName: "Sam", Week: 3, InviteAnswer: true}, answerTestLinks},
+		{"monthly review with its chart (en)", monthly, Data{FirstName: "Sam", Month: monthOf(5, []int{3, 4, 0, 5, 2}, true)}, testLinks},
 	}
 	for i, tc := range cases {
 		e, err := r.Email(tc.m, tc.data, tc.links)

@@ -42,6 +42,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/nudgehq/nudge/internal/review"
 	"github.com/nudgehq/nudge/templates"
 )
 
@@ -58,6 +59,10 @@ const MaxSenderLen = 40
 // maxOwnTextLen bounds a clinic's own text; the clinic service keeps it to
 // what fits in two SMS segments, far shorter.
 const maxOwnTextLen = 1000
+
+// maxNoteLen bounds a subscriber's note quoted in a monthly review (the
+// store keeps notes to this length).
+const maxNoteLen = 500
 
 // maxGoalLen is how many characters of a goal are used; the signup form keeps
 // goals shorter, this only bounds what reaches a message.
@@ -99,6 +104,12 @@ type Data struct {
 	// SignOff, when set, closes an email ("Your care team"), followed by
 	// the Sender.
 	SignOff string
+	// InviteAnswer makes a check-in or gratitude message invite an answer
+	// (see answer.go): the worker sets it for every nudge it sends.
+	InviteAnswer bool
+	// Month, when set, opens a monthly review with the subscriber's month
+	// in numbers (see month.go).
+	Month *review.Summary
 }
 
 // Links are the links an email carries. Every URL is absolute, http or https
@@ -107,6 +118,9 @@ type Links struct {
 	Manage, Unsubscribe string // always in the footer; required
 	Action              string // optional: the button's URL (confirm link, …)
 	ActionLabel         string // the button's text; required with Action
+	// Answer are the answer page's links a check-in or gratitude email
+	// invites an answer with (see answer.go); optional.
+	Answer AnswerLinks
 }
 
 // Email is a rendered email.
@@ -143,6 +157,14 @@ type page struct {
 	SignOff                         []string // lines closing the body
 	Address                         []string
 	Crisis                          string
+	Invite                          *invitation // the answer links, when the message asks for one
+	Month                           *monthView  // a monthly review's numbers, before the blocks
+}
+
+// pageExtra are the parts of a page only some messages have.
+type pageExtra struct {
+	invite *invitation
+	month  *monthView
 }
 
 // block is a rendered body block: plain text, escaped by the layout.
@@ -190,7 +212,15 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 		}
 	}
 
-	e, err := r.page(locale, subject, blocks, d, l)
+	inv, err := emailInvitation(m, d, locale, l.Answer)
+	if err != nil {
+		return Email{}, fmt.Errorf("render email %s: %w", m.File, err)
+	}
+	extra := pageExtra{invite: inv}
+	if isMonthReview(m, d) {
+		extra.month = monthNumbers(d.Month, locale, func(s string) string { return cleanText(s, maxNoteLen) })
+	}
+	e, err := r.page(locale, subject, blocks, d, l, extra)
 	if err != nil {
 		return Email{}, fmt.Errorf("render email %s: %w", m.File, err)
 	}
@@ -198,7 +228,7 @@ func (r *Renderer) Email(m *templates.Message, d Data, l Links) (Email, error) {
 }
 
 // page lays out an email: the blocks, the button, the sign-off and the footer.
-func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links) (Email, error) {
+func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links, extra pageExtra) (Email, error) {
 	lb := labelsFor(locale)
 	p := page{
 		Lang:             locale,
@@ -214,6 +244,8 @@ func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links)
 		UnsubscribeLabel: lb.unsubscribe,
 		Address:          addressLines(r.opts.PostalAddress),
 		Crisis:           r.crisisLine(locale),
+		Invite:           extra.invite,
+		Month:            extra.month,
 	}
 	var html bytes.Buffer
 	if err := r.layout.Execute(&html, p); err != nil {
@@ -262,7 +294,7 @@ func (r *Renderer) TextEmail(text string, d Data, l Links) (Email, error) {
 	}
 	blocks = append(blocks, block{Items: []string{body}})
 	subject := strings.ReplaceAll(lb.noteFrom, nameMark, r.sender(d))
-	e, err := r.page(locale, subject, blocks, d, l)
+	e, err := r.page(locale, subject, blocks, d, l, pageExtra{})
 	if err != nil {
 		return Email{}, fmt.Errorf("render email: %w", err)
 	}

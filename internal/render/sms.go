@@ -48,6 +48,9 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 	if m.SMS == nil {
 		return "", fmt.Errorf("render sms %s: the message has no SMS line", m.File)
 	}
+	if isMonthReview(m, d) {
+		return r.monthSMS(m, d, footer)
+	}
 	locale := messageLocale(m, d)
 	tail := ""
 	if footer == FooterOptOut {
@@ -70,31 +73,37 @@ func (r *Renderer) SMS(m *templates.Message, d Data, footer SMSFooter) (string, 
 		tries = append(tries, v)
 	}
 	segments := 0
-	for _, v := range tries {
-		text, err := r.exec(m.SMS, v, locale)
-		if err != nil {
-			return "", fmt.Errorf("render sms %s: %w", m.File, err)
-		}
-		text = smartEncode(r.withLead(text, lead) + tail)
-		if head != "" {
-			// "nudge: Welcome back! …", kept only while it fits.
-			name := smartEncode(lead) + ": "
-			if welcomed := name + head + strings.TrimPrefix(text, name); strings.HasPrefix(text, name) {
-				if n, _ := GSM7Segments(welcomed); n <= MaxSMSSegments {
-					text = welcomed
+	// With the answer invitation first; without it only if nothing else fits.
+	for _, invite := range []string{smsInvitation(m, d, locale), ""} {
+		for _, v := range tries {
+			text, err := r.exec(m.SMS, v, locale)
+			if err != nil {
+				return "", fmt.Errorf("render sms %s: %w", m.File, err)
+			}
+			text = smartEncode(r.withLead(text, lead) + invite + tail)
+			if head != "" {
+				// "nudge: Welcome back! …", kept only while it fits.
+				name := smartEncode(lead) + ": "
+				if welcomed := name + head + strings.TrimPrefix(text, name); strings.HasPrefix(text, name) {
+					if n, _ := GSM7Segments(welcomed); n <= MaxSMSSegments {
+						text = welcomed
+					}
+				}
+			}
+			n, gsm := GSM7Segments(text)
+			if n <= MaxSMSSegments {
+				return text, nil
+			}
+			segments = n
+			if !gsm {
+				text = stripAccents(text)
+				if n, _ = GSM7Segments(text); n <= MaxSMSSegments {
+					return text, nil
 				}
 			}
 		}
-		n, gsm := GSM7Segments(text)
-		if n <= MaxSMSSegments {
-			return text, nil
-		}
-		segments = n
-		if !gsm {
-			text = stripAccents(text)
-			if n, _ = GSM7Segments(text); n <= MaxSMSSegments {
-				return text, nil
-			}
+		if invite == "" {
+			break
 		}
 	}
 	return "", fmt.Errorf("render sms %s: %d segments even without the name, at most %d allowed", m.File, segments, MaxSMSSegments)

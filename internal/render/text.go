@@ -13,6 +13,16 @@ const textWidth = 72
 // bare URLs, and a footer after the usual "-- " signature line.
 func plainText(p page) string {
 	var b strings.Builder
+	if lines := monthText(p.Month); len(lines) > 0 {
+		for _, line := range lines {
+			if line == "" || strings.Contains(line, "  ") {
+				b.WriteString(line + "\n") // the chart's columns are kept
+				continue
+			}
+			wrap(&b, line, "", "")
+		}
+		b.WriteByte('\n')
+	}
 	for _, bl := range p.Blocks {
 		if bl.List {
 			for _, it := range bl.Items {
@@ -20,6 +30,12 @@ func plainText(p page) string {
 			}
 		} else {
 			wrap(&b, bl.Items[0], "", "")
+		}
+		b.WriteByte('\n')
+	}
+	if lines := invitationText(p.Invite); len(lines) > 0 {
+		for _, line := range lines {
+			wrap(&b, line, "", "")
 		}
 		b.WriteByte('\n')
 	}

@@ -208,6 +208,10 @@ func (s *Store) FinishSent(ctx context.Context, k DeliveryKey, providerID string
 		if m.RoutePhone != "" {
 			p.HSet(ctx, s.routeKey(), m.RoutePhone, k.SubscriberID)
 		}
+		if m.LastNudge != "" {
+			// Answers are counted against what was sent ("3 of 4 answered").
+			s.markSent(ctx, p, k.SubscriberID, m.LastNudge, now)
+		}
 		return nil
 	})
 	if err != nil {

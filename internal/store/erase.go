@@ -144,7 +144,7 @@ const hdelIfScript = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then re
 
 // Erase deletes everything kept about a subscriber: the record, every
 // schedule and due-index entry, the email and phone index entries, the
-// consent ledger, the replies, and the delivery records with their
+// consent ledger, the replies and answers, and the delivery records with their
 // provider-id index entries. What stays is the hashed address or number on
 // the suppression list when they had opted out of it (unsubscribed from
 // everything: both; SMS stopped: the number), so they are never messaged
@@ -182,6 +182,7 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			keys := []string{key, s.consentKey(id), s.prefix + "replies:" + id, s.distressKey(id)}
+			keys = append(keys, s.answerKeys(id)...)
 			for _, prog := range progs {
 				// Before the schedule hash goes: the entry is found by its
 				// version and rule.

@@ -336,9 +336,12 @@ type Export struct {
 	Schedules  []ExportSchedule     `json:"schedules"`
 	Consent    []store.ConsentEvent `json:"consent"`
 	Replies    []store.Reply        `json:"replies"`
+	Deliveries []ExportDelivery     `json:"deliveries"`
+	// Answers are their answers to check-ins, gratitude prompts and
+	// clinic prompts (score, note), oldest first.
+	Answers []store.Answer `json:"answers"`
 	// Distress is what nudge did when a reply read as distress.
-	Distress   []store.Detection `json:"distress_detections"`
-	Deliveries []ExportDelivery  `json:"deliveries"`
+	Distress []store.Detection `json:"distress_detections"`
 	// Clinic, Sessions and Prompts are a clinic's client's only: the clinic
 	// that arranges their messages, their sessions (past and planned,
 	// oldest first) and the prompts the clinic set.
@@ -439,6 +442,10 @@ func (m *Manager) Export(ctx context.Context, id string) (Export, error) {
 	if err != nil {
 		return Export{}, err
 	}
+	answers, err := m.c.Store.Answers(ctx, id, time.Time{}, time.Time{})
+	if err != nil {
+		return Export{}, err
+	}
 	out := Export{
 		ExportedAt: m.c.Now().UTC(),
 		Subscriber: ExportSubscriber{
@@ -447,7 +454,7 @@ func (m *Manager) Export(ctx context.Context, id string) (Export, error) {
 			SMSStatus: string(sub.SMSStatus), SMSFooterAt: sub.SMSFooterAt, PausedUntil: sub.PausedUntil,
 			LastNudge: sub.LastNudge, CreatedAt: sub.CreatedAt, ConfirmedAt: sub.ConfirmedAt,
 		},
-		Schedules: []ExportSchedule{}, Consent: consent, Replies: replies, Distress: detections, Deliveries: []ExportDelivery{},
+		Schedules: []ExportSchedule{}, Consent: consent, Replies: replies, Deliveries: []ExportDelivery{}, Answers: answers, Distress: detections,
 	}
 	for _, c := range sub.Channels {
 		out.Subscriber.Channels = append(out.Subscriber.Channels, string(c))

@@ -143,7 +143,10 @@ func describeTime(tr texts, t time.Time) string {
 // catalogue returns the visible text of every page, per locale, by key. The
 // development outbox is English only.
 func catalogue() map[string]map[string]string {
-	return map[string]map[string]string{english: withKeys(englishText(), manageEnglish()), spanish: withKeys(spanishText(), manageSpanish())}
+	return map[string]map[string]string{
+		english: withKeys(withKeys(englishText(), manageEnglish()), answerEnglish()),
+		spanish: withKeys(withKeys(spanishText(), manageSpanish()), answerSpanish()),
+	}
 }
 
 func englishText() map[string]string {

@@ -86,7 +86,7 @@ func New(d Deps) (*Server, error) {
 		s.text[locale] = texts{locale: locale, m: m}
 		s.pages[locale] = map[string]*template.Template{}
 	}
-	for _, name := range []string{"signup", "message", "manage", "outbox"} {
+	for _, name := range []string{"signup", "message", "manage", "outbox", "answer", "month"} {
 		// t and lang are set per locale below; these only let the pages parse.
 		base, err := template.New(name).Funcs(pageFuncs(texts{})).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
 		if err != nil {
@@ -122,6 +122,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /confirm/{token}", s.confirmPage)
 	mux.HandleFunc("POST /confirm/{token}", s.confirm)
 	s.manageRoutes(mux)
+	s.answerRoutes(mux)
+	s.monthRoutes(mux)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
