@@ -16,7 +16,7 @@ import (
 // <lang>.<class>.txt were written before the rules. Each further set was
 // written after the rules of its day, measured unseen, then learnt from:
 // "holdout" after the first rules, "later" after the second, "final" after
-// the third. A new set written the same way is the honest measure of the
+// the third, "fourth" after the fourth. A new set written the same way is the honest measure of the
 // rules on phrasing they have not seen.
 const (
 	minRecall        = 0.97
