@@ -162,21 +162,27 @@ var strongStop = set("stop", "stopall", "unsubscribe", "unsub", "cancel", "revok
 // politeness around them.
 var weakStop = set("end", "quit", "alto", "para", "baja", "basta", "pare", "paren")
 
-// stopPhrases stop a text of any length.
+// stopPhrases stop a text of any length; one ending in " $" only at the
+// end of the text ("remove me", but not "they remove me from plans").
 var stopPhrases = squeezeAll(
 	"opt out", "optout", "opt me out", "unsubscribe", "stop texting", "stop sending", "stop messaging",
 	"stop contacting", "stop emailing", "stop the texts", "stop the messages", "stop these texts",
 	"stop these messages", "stop your texts", "stop your messages", "quit texting", "quit sending",
 	"quit messaging", "dont text me", "do not text me", "dont message me", "do not message me",
-	"dont send me", "do not send me", "dont contact me", "do not contact me", "no more texts",
+	"dont send me texts", "dont send me messages", "dont send me these", "dont send me any more",
+	"dont send me anymore", "dont send me $", "do not send me $", "do not send me texts",
+	"do not send me messages", "dont contact me", "do not contact me", "no more texts",
 	"no more messages", "no more nudges", "dont want these texts", "dont want these messages",
 	"dont want any more texts", "dont want any more messages", "dont want texts", "dont want messages",
 	"dont want your texts", "dont want your messages", "no longer want these", "no longer want your",
-	"no longer want texts", "no longer want messages", "remove me", "remove my number",
+	"no longer want texts", "no longer want messages", "remove me $", "remove me from your",
+	"remove me from this", "remove me from the list", "remove my number",
 	"take me off", "take my number off", "delete my number", "cancel my subscription",
 	"cancel these", "cancel the texts", "wrong number",
-	"no me escriban", "no me escribas", "no me escribais", "no me manden", "no me mandes",
-	"no me envien", "no me envies", "no me contacten", "no me contactes", "no me molesten",
+	"no me escriban", "no me escribas", "no me escribais", "no me manden mas", "no me mandes mas",
+	"no me manden mensajes", "no me mandes mensajes", "no me manden $", "no me mandes $",
+	"no me envien mas", "no me envies mas", "no me envien mensajes", "no me envies mensajes",
+	"no me envien $", "no me envies $", "no me contacten", "no me contactes", "no me molesten",
 	"dejen de escribir", "deja de escribir", "dejen de escribirme", "deja de escribirme",
 	"dejen de enviar", "deja de enviar", "dejen de enviarme", "deja de enviarme",
 	"dejen de mandar", "deja de mandar", "dejen de mandarme", "deja de mandarme",
@@ -209,6 +215,12 @@ func isStop(toks []string, body string) bool {
 	}
 	padded := " " + strings.Join(toks, " ") + " "
 	for _, p := range stopPhrases {
+		if end, ok := strings.CutSuffix(p, " $"); ok {
+			if strings.HasSuffix(padded, " "+end+" ") {
+				return true
+			}
+			continue
+		}
 		if strings.Contains(padded, " "+p+" ") {
 			return true
 		}

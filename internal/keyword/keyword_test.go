@@ -95,6 +95,11 @@ func TestRead(t *testing.T) {
 		{"mi hermano es muy alto", text("mi hermano es muy alto")},
 		{"top of the morning", text("top of the morning")},
 		{"one step at a time", text("one step at a time")},
+		{"my friends always remove me from their plans", text("my friends always remove me from their plans")},
+		{"don't send me pictures of spiders lol", text("don't send me pictures of spiders lol")},
+		{"no me mandes fotos de arañas", text("no me mandes fotos de arañas")},
+		{"please don't send me any more of these", stop},
+		{"no me manden más", stop},
 		// opt-in, confirmation, help, pause, link
 		{"START", Match{Kind: Start}},
 		{"unstop", Match{Kind: Start}},
