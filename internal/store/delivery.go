@@ -153,7 +153,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, k DeliveryKey, now time.Time,
 		keys = append(keys, g[0].set)
 		args = append(args, g[0].member, g[0].reason)
 	}
-	st, err := claimScript.Run(ctx, s.rdb, keys, args...).Text()
+	st, err := s.runClaim(ctx, keys, args) // confirmed by a replica when there is one
 	if err != nil {
 		return fmt.Errorf("claim delivery %s: %w", k, err)
 	}
