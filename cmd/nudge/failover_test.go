@@ -123,9 +123,11 @@ func watchReadiness(ctx context.Context, readyURL string, rdb *redis.Client) fun
 // waitReady waits until the HTTP process answers /readyz with 200.
 func waitReady(t *testing.T, readyURL string, p *process) {
 	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(readyURL)
+		resp, err := client.Get(readyURL)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
