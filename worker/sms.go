@@ -80,8 +80,8 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 		if withFooter {
 			marks.SMSFooterAt = now
 		}
-		if err := h.d.Store.FinishSent(ctx, key, sid, h.d.Now(), marks); err != nil {
-			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry)
+		if err := h.finishSent(ctx, key, sid, marks); err != nil {
+			return err
 		}
 		log.Info("sms sent", "sid", sid)
 		return nil

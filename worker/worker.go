@@ -295,8 +295,8 @@ func (h *Handler) sendAs(ctx context.Context, log *slog.Logger, key store.Delive
 	}
 	switch class {
 	case email.Accepted:
-		if err := h.d.Store.FinishSent(ctx, key, m.MessageID, h.d.Now(), store.SentMarks{LastNudge: o.lastNudge}); err != nil {
-			return fmt.Errorf("sent, but %w: %w", err, asynq.SkipRetry) // never resend what the server took
+		if err := h.finishSent(ctx, key, m.MessageID, store.SentMarks{LastNudge: o.lastNudge}); err != nil {
+			return err // never resent: the claim stays (record.go)
 		}
 		log.Info("email sent")
 		return nil
@@ -332,7 +332,7 @@ func (h *Handler) end(ctx context.Context, log *slog.Logger, key store.DeliveryK
 	if st == store.Failed {
 		defer h.clientFailed(ctx, log, key, reason) // after the record is written
 	}
-	return errors.Join(h.d.Store.FinishDelivery(ctx, key, st, "", reason, h.d.Now()), fmt.Errorf("send %s: %w: %w", key.Channel, err, asynq.SkipRetry))
+	return h.finishEnded(ctx, key, st, reason, err)
 }
 
 // lastAttempt reports whether asynq will not run this task again if it fails.
@@ -358,10 +358,13 @@ func (h *Handler) countFailure(ctx context.Context, log *slog.Logger, addr strin
 
 // release gives back a claim after an attempt that certainly did not reach
 // the provider, so the next attempt may send. If even that fails, the claim
-// stays and the next attempt records unknown: no retry can help.
+// stays and the next attempt records unknown (it is not stopped with
+// SkipRetry, which would leave the record claimed for good).
 func (h *Handler) release(ctx context.Context, key store.DeliveryKey) error {
-	if err := h.d.Store.FinishDelivery(ctx, key, store.Retry, "", "temporary failure", h.d.Now()); err != nil {
-		return fmt.Errorf("release claim: %w: %w", err, asynq.SkipRetry)
+	if err := record(ctx, func(ctx context.Context) error {
+		return h.d.Store.FinishDelivery(ctx, key, store.Retry, "", "temporary failure", h.d.Now())
+	}); err != nil {
+		return fmt.Errorf("release claim: %w", err)
 	}
 	return nil
 }

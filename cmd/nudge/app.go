@@ -20,6 +20,7 @@ import (
 	"github.com/nudgehq/nudge/internal/outbox"
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/ratelimit"
+	"github.com/nudgehq/nudge/internal/redisconn"
 	"github.com/nudgehq/nudge/internal/render"
 	"github.com/nudgehq/nudge/internal/signuplimit"
 	"github.com/nudgehq/nudge/internal/sms"
@@ -93,9 +94,9 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 		if err := a.mini.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, fmt.Errorf("start embedded redis: %w", err)
 		}
-		opts = &redis.Options{Addr: a.mini.Addr()}
+		opts = &redisconn.Options{Single: &redis.Options{Addr: a.mini.Addr()}}
 	}
-	a.rdb = redis.NewClient(opts)
+	a.rdb = opts.NewClient() // a failover client when the URL names sentinels
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.rdb.Ping(ctx).Err(); err != nil {

@@ -29,8 +29,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nudgehq/nudge/internal/redisconn"
 	"github.com/nudgehq/nudge/scheduler"
-	"github.com/redis/go-redis/v9"
 )
 
 // Env is the kind of deployment.
@@ -118,9 +118,10 @@ type Config struct {
 	BaseURL *url.URL
 
 	// RedisURL is NUDGE_REDIS_URL as given (it may carry a password); Redis
-	// is its parsed form. Both are empty when the embedded Redis is used.
+	// is its parsed form (one Redis, or a primary found through Sentinel).
+	// Both are empty when the embedded Redis is used.
 	RedisURL    Secret
-	Redis       *redis.Options
+	Redis       *redisconn.Options
 	RedisPrefix string
 
 	SMTP      SMTP
@@ -384,7 +385,7 @@ func (l *loader) baseURL() *url.URL {
 	return u
 }
 
-func (l *loader) redis() (Secret, *redis.Options) {
+func (l *loader) redis() (Secret, *redisconn.Options) {
 	v := l.getenv(varRedisURL)
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -393,19 +394,11 @@ func (l *loader) redis() (Secret, *redis.Options) {
 		}
 		return "", nil
 	}
-	// Never echo the value: it may carry a password.
-	u, err := url.Parse(v)
+	// Never echo the value: it may carry a password (redisconn's errors
+	// quote only the redacted URL).
+	opts, err := redisconn.Parse(v)
 	if err != nil {
-		l.fail(varRedisURL, "not a valid URL")
-		return "", nil
-	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		l.fail(varRedisURL, "%q must start with redis:// or rediss://", u.Redacted())
-		return "", nil
-	}
-	opts, err := redis.ParseURL(v)
-	if err != nil {
-		l.fail(varRedisURL, "%q is not a Redis URL: %s", u.Redacted(), strings.TrimPrefix(err.Error(), "redis: "))
+		l.fail(varRedisURL, "%s", err)
 		return "", nil
 	}
 	return Secret(v), opts

@@ -148,8 +148,8 @@ func TestLoadProduction(t *testing.T) {
 	if got, want := c.BaseURL.String(), "https://nudge.example.org"; got != want {
 		t.Errorf("BaseURL = %q, want %q (no trailing slash)", got, want)
 	}
-	if c.Redis.Addr != "redis.example.org:6380" || c.Redis.DB != 2 || c.Redis.Password != testRedisPass || c.Redis.TLSConfig == nil {
-		t.Errorf("Redis = addr %q db %d tls %v", c.Redis.Addr, c.Redis.DB, c.Redis.TLSConfig != nil)
+	if r := c.Redis.Single; r == nil || r.Addr != "redis.example.org:6380" || r.DB != 2 || r.Password != testRedisPass || r.TLSConfig == nil {
+		t.Errorf("Redis = %v", c.Redis)
 	}
 	wantSMTP := SMTP{Host: "smtp.example.org", Port: 465, Username: testSMTPUser, Password: testSMTPPass, TLS: TLSImplicit, PoolSize: 8}
 	if diff := cmp.Diff(wantSMTP, c.SMTP); diff != "" {
@@ -208,7 +208,8 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_BASE_URL", "ftp://example.org", "is not an absolute"},
 		{"NUDGE_BASE_URL", "https://example.org/?a=1", "must not have a query"},
 		{"NUDGE_BASE_URL", "https://u:p@example.org", "must not contain a user name"},
-		{"NUDGE_REDIS_URL", "http://localhost:6379", "must start with redis:// or rediss://"},
+		{"NUDGE_REDIS_URL", "http://localhost:6379", "must start with redis://"},
+		{"NUDGE_REDIS_URL", "redis+sentinel://h1,h2/", "names no master"},
 		{"NUDGE_REDIS_URL", "redis://localhost:6379/x", "is not a Redis URL"},
 		{"NUDGE_REDIS_URL", "redis://local host", "not a valid URL"},
 		{"NUDGE_REDIS_PREFIX", "a b", "without spaces"},

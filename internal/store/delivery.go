@@ -145,7 +145,9 @@ func (s *Store) SuppressionGuard(sub domain.Subscriber, c domain.Channel) Guard 
 // ended it, or claimed it and never reported back; in the last case the record
 // becomes unknown, since the provider may have the message. With a Guard it
 // also checks, in the same step, that the address is not suppressed, and
-// fails with ErrSuppressed (recording a skip) when it is.
+// fails with ErrSuppressed (recording a skip) when it is. When the primary
+// has replicas, a claim returns only once one holds it, or fails with
+// ErrClaimNotReplicated (see replicate.go).
 func (s *Store) ClaimDelivery(ctx context.Context, k DeliveryKey, now time.Time, g ...Guard) error {
 	keys := []string{s.deliveryKey(k)}
 	args := []any{now.Unix(), int(DeliveryRetention.Seconds())}
@@ -153,7 +155,7 @@ func (s *Store) ClaimDelivery(ctx context.Context, k DeliveryKey, now time.Time,
 		keys = append(keys, g[0].set)
 		args = append(args, g[0].member, g[0].reason)
 	}
-	st, err := claimScript.Run(ctx, s.rdb, keys, args...).Text()
+	st, err := s.runClaim(ctx, keys, args) // confirmed by a replica when there is one
 	if err != nil {
 		return fmt.Errorf("claim delivery %s: %w", k, err)
 	}

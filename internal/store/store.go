@@ -52,6 +52,7 @@ var ErrNotFound = &domain.Error{Code: domain.ErrNotFound, Message: "not found"}
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	repl   replication // how many replicas confirm a claim (replicate.go)
 }
 
 // New returns a Store on rdb whose keys all start with prefix.
