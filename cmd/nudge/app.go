@@ -80,8 +80,11 @@ type App struct {
 
 // NewApp connects to Redis (or starts the embedded one), loads the message
 // library and builds the channels. now is the clock every part uses.
-func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *App, err error) {
-	a = &App{cfg: cfg, now: now, logger: logger}
+//
+// On an error it releases what it had opened and returns a nil *App; the
+// error names the setting to blame where there is one.
+func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, now: now, logger: logger}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -99,7 +102,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("connect to redis: %w", err)
+		return nil, fmt.Errorf("connect to redis (NUDGE_REDIS_URL): %w", err)
 	}
 	if !cfg.EmbeddedRedis() {
 		checkRedisSettings(ctx, a.rdb, logger)
@@ -108,7 +111,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	a.queue = asynq.NewClientFromRedisClient(a.rdb)
 
 	if a.library, err = templates.LoadWithOverrides(templates.FS(), cfg.TemplatesDir); err != nil {
-		return nil, fmt.Errorf("load message library: %w", err)
+		return nil, fmt.Errorf("load message library (NUDGE_TEMPLATES_DIR): %w", err)
 	}
 	a.renderer = render.New(a.library, render.Options{
 		ServiceName: "nudge", PostalAddress: cfg.PostalAddress, CrisisLine: render.DefaultCrisisLines(),
@@ -134,7 +137,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 			APIURL: apiURL, MaxConns: max(64, cfg.WorkerConcurrency), Timeout: 30 * time.Second,
 		}, logger)
 		if err != nil {
-			return nil, fmt.Errorf("set up twilio: %w", err)
+			return nil, fmt.Errorf("set up twilio (NUDGE_TWILIO_*): %w", err)
 		}
 		a.sms = a.twilio
 	case cfg.SMSOutbox():
@@ -150,7 +153,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 			DKIM: smtpDKIM(cfg), // see dkim.go
 		}, logger)
 		if err != nil {
-			return nil, fmt.Errorf("set up smtp: %w", err)
+			return nil, fmt.Errorf("set up smtp (NUDGE_SMTP_*, NUDGE_DKIM_*): %w", err)
 		}
 		a.email = a.smtp
 	}
@@ -378,8 +381,12 @@ func (a *App) phones() *phone.Normaliser {
 // still enough to absorb timer lateness, so the rate does not drift.
 func burst(rate float64) int { return max(1, int(rate/10)) }
 
-// Close releases connections and stops the embedded Redis.
+// Close releases connections and stops the embedded Redis. It does nothing
+// on a nil *App.
 func (a *App) Close() {
+	if a == nil {
+		return
+	}
 	if a.smtp != nil {
 		a.smtp.Close()
 	}

@@ -30,8 +30,11 @@ var previewPerson = render.Data{FirstName: "Sam", Goal: "call my sister more oft
 func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("nudge preview", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if wantsHelp(args) {
+		fs.SetOutput(stdout) // asked-for help is the output, not an error
+	}
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: nudge preview PROGRAM [STEP] [--channel email|sms] [--locale LOCALE] [--html]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: nudge preview PROGRAM [STEP] [--channel email|sms] [--locale LOCALE] [--html]\n\n"+
 			"Without STEP, list the program's messages; with it, print that message rendered for a sample subscriber.\n"+
 			"Programs: "+programNames()+"\n\n")
 		fs.PrintDefaults()
@@ -39,6 +42,11 @@ func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string)
 	channel := fs.String("channel", "email", "email or sms")
 	locale := fs.String("locale", templates.Fallback, "the language of the copy, e.g. es")
 	asHTML := fs.Bool("html", false, "print the email's HTML part instead of its text")
+
+	if wantsHelp(args) {
+		fs.Usage()
+		return 0
+	}
 
 	// Flags may come before, between or after PROGRAM and STEP.
 	var pos []string

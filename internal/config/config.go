@@ -570,6 +570,8 @@ func (l *loader) twilio() Twilio {
 			l.fail(varTwilioAPIURL, "%q is not an absolute http:// or https:// URL", v)
 		case u.User != nil:
 			l.fail(varTwilioAPIURL, "must not contain a user name or password")
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			l.fail(varTwilioAPIURL, "%q must not have a query or fragment", v)
 		case l.prod && u.Scheme != "https":
 			l.fail(varTwilioAPIURL, "%q must use https in production", v)
 		default:
@@ -593,6 +595,10 @@ func (l *loader) twilio() Twilio {
 	if t.AuthToken == "" {
 		l.fail(varTwilioToken, "required when other NUDGE_TWILIO_ settings are set")
 		ok = false
+	} else if !alphanumeric(string(t.AuthToken)) {
+		// twilio-go refuses such a token at every request; never echo it.
+		l.fail(varTwilioToken, "must be letters and digits only (as Twilio's console shows it)")
+		ok = false
 	}
 	switch {
 	case t.From == "" && t.MessagingServiceSID == "":
@@ -609,6 +615,16 @@ func (l *loader) twilio() Twilio {
 		return Twilio{}
 	}
 	return t
+}
+
+// alphanumeric reports whether s is ASCII letters and digits only.
+func alphanumeric(s string) bool {
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // twilioSID reports whether s is a Twilio SID: a two-letter prefix and 32 hex digits.
