@@ -13,6 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/api"
+	"github.com/nudgehq/nudge/internal/clientip"
 	"github.com/nudgehq/nudge/internal/config"
 	"github.com/nudgehq/nudge/internal/email"
 	"github.com/nudgehq/nudge/internal/links"
@@ -340,13 +341,16 @@ func (a *App) webHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("build clinic api: %w", err)
 	}
 	mux.Handle(api.Prefix, clinicAPI.Handler())
+	// Behind trusted reverse proxies every handler sees the client's
+	// address, not the proxy's (NUDGE_TRUSTED_PROXIES).
+	front := clientip.New(a.cfg.TrustedProxies).Handler(mux)
 	if !a.cfg.SMSEnabled() {
-		return mux, nil
+		return front, nil
 	}
 	// Twilio's webhooks are signed server-to-server calls: they sit beside
 	// the browser routes, outside the cross-origin protection.
 	webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events()).Register(mux)
-	return mux, nil
+	return front, nil
 }
 
 // events raises clinics' webhook events: stored in Redis and posted by the

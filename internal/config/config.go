@@ -23,12 +23,14 @@ import (
 	"math"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nudgehq/nudge/internal/clientip"
 	"github.com/nudgehq/nudge/scheduler"
 	"github.com/redis/go-redis/v9"
 )
@@ -155,6 +157,11 @@ type Config struct {
 	// SMSWindow is the local-time window texts may go out in.
 	SMSWindow scheduler.Window
 
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client (NUDGE_TRUSTED_PROXIES); none by
+	// default, and the headers are then ignored.
+	TrustedProxies []netip.Prefix
+
 	// Warnings are things an operator should know at start (an embedded
 	// Redis, the development signing key, …); log each one.
 	Warnings []string
@@ -234,6 +241,7 @@ const (
 	varDKIMSelector      = "NUDGE_DKIM_SELECTOR"
 	varDKIMKey           = "NUDGE_DKIM_PRIVATE_KEY"
 	varDKIMKeyFile       = "NUDGE_DKIM_PRIVATE_KEY_FILE"
+	varTrustedProxies    = "NUDGE_TRUSTED_PROXIES"
 )
 
 // Development defaults.
@@ -303,6 +311,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSRate = l.rate(varSMSRate)
 	c.SMSCountries = l.countries()
 	c.SMSWindow = l.smsWindow()
+	c.TrustedProxies = l.trustedProxies()
 
 	c.Warnings = warnings(c)
 	if len(l.problems) > 0 {
@@ -638,6 +647,21 @@ func twilioSID(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// trustedProxies reads NUDGE_TRUSTED_PROXIES: networks (CIDR) or single
+// addresses, separated by commas or spaces.
+func (l *loader) trustedProxies() []netip.Prefix {
+	v := l.get(varTrustedProxies)
+	if v == "" {
+		return nil
+	}
+	p, err := clientip.ParseCIDRs(v)
+	if err != nil {
+		l.fail(varTrustedProxies, "%v", err)
+		return nil
+	}
+	return p
 }
 
 // countries reads NUDGE_SMS_COUNTRIES: comma-separated two-letter codes,
