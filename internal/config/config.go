@@ -161,6 +161,9 @@ type Config struct {
 	// Forwarded headers name the client (NUDGE_TRUSTED_PROXIES); none by
 	// default, and the headers are then ignored.
 	TrustedProxies []netip.Prefix
+	// MetricsAddr is where /metrics listens (NUDGE_METRICS_ADDR), apart
+	// from the public HTTP server; empty: no metrics.
+	MetricsAddr string
 
 	// Warnings are things an operator should know at start (an embedded
 	// Redis, the development signing key, …); log each one.
@@ -242,6 +245,7 @@ const (
 	varDKIMKey           = "NUDGE_DKIM_PRIVATE_KEY"
 	varDKIMKeyFile       = "NUDGE_DKIM_PRIVATE_KEY_FILE"
 	varTrustedProxies    = "NUDGE_TRUSTED_PROXIES"
+	varMetricsAddr       = "NUDGE_METRICS_ADDR"
 )
 
 // Development defaults.
@@ -312,6 +316,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSCountries = l.countries()
 	c.SMSWindow = l.smsWindow()
 	c.TrustedProxies = l.trustedProxies()
+	c.MetricsAddr = l.listenAddr(varMetricsAddr, "")
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+		l.fail(varMetricsAddr, "%q is %s too: metrics need a listener of their own", c.MetricsAddr, varHTTPAddr)
+	}
 
 	c.Warnings = warnings(c)
 	if len(l.problems) > 0 {
@@ -345,6 +353,24 @@ func warnings(c Config) []string {
 		w = append(w, dkimWarnings(c)...)
 	}
 	return w
+}
+
+// listenAddr reads an optional listen address (host:port); def when unset.
+func (l *loader) listenAddr(name, def string) string {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		l.fail(name, "%q is not a listen address (host:port, e.g. :9090)", v)
+		return ""
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		l.fail(name, "%q is not a listen address: %q is not a port number (0-65535)", v, port)
+		return ""
+	}
+	return v
 }
 
 func (l *loader) httpAddr() string {

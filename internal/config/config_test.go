@@ -231,6 +231,8 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_TWILIO_API_URL", "https://api.example.org/?edge=x", "must not have a query"},
 		{"NUDGE_TWILIO_AUTH_TOKEN", "abc-def", "letters and digits only"},
 		{"NUDGE_TRUSTED_PROXIES", "10.0.0.0/8,proxy", `"proxy" is not an address`},
+		{"NUDGE_METRICS_ADDR", "9090", "is not a listen address"},
+		{"NUDGE_METRICS_ADDR", ":8080", "a listener of their own"},
 		{"NUDGE_EMAIL_RATE", "-1", "is not a rate"},
 		{"NUDGE_SMS_RATE", "NaN", "is not a rate"},
 		{"NUDGE_SMS_RATE", "fast", "is not a rate"},

@@ -37,6 +37,22 @@ type Twilio struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	events    Notifier // nil: no clinic events
+	// metrics counts inbound texts by kind; nil: none. The inbound handler
+	// calls t.metrics.Inbound("keyword"|"rating"|"note"|"crisis").
+	metrics InboundMetrics
+}
+
+// InboundMetrics counts received texts by what they were read as
+// (metrics.Metrics satisfies it).
+type InboundMetrics interface {
+	Inbound(kind string)
+}
+
+// WithMetrics returns a copy of t that counts inbound texts.
+func (t *Twilio) WithMetrics(m InboundMetrics) *Twilio {
+	c := *t
+	c.metrics = m
+	return &c
 }
 
 // NewTwilio returns the handlers. base is the public base URL (no trailing
