@@ -119,7 +119,7 @@ func pageFuncs(tr texts) template.FuncMap {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFiles, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", filesOnly(static)))
 	mux.HandleFunc("GET /{$}", s.signupPage)
 	mux.HandleFunc("POST /signup", s.signup)
 	mux.HandleFunc("GET /confirm/{token}", s.confirmPage)
