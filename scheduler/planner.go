@@ -44,6 +44,15 @@ type PlannerConfig struct {
 	Lanes int
 	// Queue overrides the queue nudges go to (tests use their own).
 	Queue string
+	// Metrics, when set, gets each pass's duration and the backlog left
+	// after it.
+	Metrics PlannerMetrics
+}
+
+// PlannerMetrics counts the planner's work (metrics.Metrics satisfies it).
+type PlannerMetrics interface {
+	PlannerTick(d time.Duration)
+	PlannerBacklog(n int64)
 }
 
 // Planner moves due schedules into asynq, one task per occurrence. Any number
@@ -105,8 +114,15 @@ func (p *Planner) Run(ctx context.Context) error {
 	t := time.NewTicker(p.c.Interval)
 	defer t.Stop()
 	for {
+		start := time.Now() // a pass's duration is real time, whatever Now says
 		if _, err := p.Tick(ctx); err != nil && ctx.Err() == nil {
 			p.c.Logger.Error("planner pass failed", "err", err)
+		}
+		if p.c.Metrics != nil && ctx.Err() == nil {
+			p.c.Metrics.PlannerTick(time.Since(start))
+			if n, err := p.c.Store.DueBacklog(ctx, p.c.Now()); err == nil {
+				p.c.Metrics.PlannerBacklog(n)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -27,6 +27,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	}
 	now := h.d.Now()
 	log := h.d.Logger.With("subscriber_id", p.SubscriberID, "program", p.Program, "date", p.Date)
+	ctx = withDue(ctx, time.Unix(p.At, 0))
 
 	// One round trip reads both; the claim checks suppression and the
 	// "sent" record carries the latest-nudge mark, so a nudge takes three.

@@ -42,6 +42,7 @@ func (h *Handler) DeliverPrompt(ctx context.Context, t *asynq.Task) error {
 	now := h.d.Now()
 	occ := store.PromptOccurrence{ClientID: p.ClientID, PromptID: p.PromptID, Session: p.Session, At: time.Unix(p.At, 0).UTC()}
 	log := h.d.Logger.With("client_id", p.ClientID, "prompt_id", p.PromptID, "session", p.Session)
+	ctx = withDue(ctx, occ.At)
 
 	sub, err := h.d.Store.Subscriber(ctx, p.ClientID)
 	if errors.Is(err, store.ErrNotFound) {

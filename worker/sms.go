@@ -57,7 +57,7 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 		return err
 	}
 	if h.d.SMSLimit != nil {
-		if err := h.d.SMSLimit.Wait(ctx); err != nil {
+		if err := h.waitRate(ctx, h.d.SMSLimit, domain.SMS); err != nil {
 			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the sms rate: %w", err))
 		}
 	}
@@ -84,6 +84,7 @@ func (h *Handler) sendText(ctx context.Context, log *slog.Logger, key store.Deli
 			return err
 		}
 		log.Info("sms sent", "sid", sid)
+		h.sent(ctx, key)
 		return nil
 	case sms.Temporary:
 		return h.temporary(ctx, log, key, err)

@@ -121,6 +121,7 @@ func (h *Handler) DeliverWebhook(ctx context.Context, t *asynq.Task) error {
 		return h.webhookFailed(ctx, log, "status", res.StatusCode, fmt.Errorf("post event %s: status %d", p.EventID, res.StatusCode))
 	}
 	log.Info("webhook delivered", "type", ev.Type, "status", res.StatusCode)
+	h.d.Metrics.Webhook("delivered")
 	return nil
 }
 
@@ -129,8 +130,10 @@ func (h *Handler) webhookFailed(ctx context.Context, log *slog.Logger, reason st
 	retried, _ := asynq.GetRetryCount(ctx)
 	if lastAttempt(ctx) {
 		log.Error("webhook given up", "reason", reason, "status", status, "attempts", retried+1)
+		h.d.Metrics.Webhook("failed")
 	} else {
 		log.Warn("webhook failed, will retry", "reason", reason, "status", status, "attempt", retried+1)
+		h.d.Metrics.Webhook("retry")
 	}
 	return err
 }

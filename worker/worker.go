@@ -80,12 +80,56 @@ type Deps struct {
 	Events Notifier
 	// NumberBudget counts confirmation texts per number; nil: no budget.
 	NumberBudget NumberBudget
+	// Metrics counts outcomes, lateness and rate waits; nil: none.
+	Metrics Metrics
 }
 
 // NumberBudget takes one confirmation text from a number's budget
 // (signuplimit.Limits satisfies it).
 type NumberBudget interface {
 	AllowNumber(ctx context.Context, phone string) (bool, error)
+}
+
+// Metrics counts what the handlers do (metrics.Metrics satisfies it).
+type Metrics interface {
+	Message(channel, program, state string)
+	Lateness(channel string, late time.Duration)
+	RateLimitWait(channel string, d time.Duration)
+	Webhook(result string)
+}
+
+// noMetrics counts nothing.
+type noMetrics struct{}
+
+func (noMetrics) Message(string, string, string)      {}
+func (noMetrics) Lateness(string, time.Duration)      {}
+func (noMetrics) RateLimitWait(string, time.Duration) {}
+func (noMetrics) Webhook(string)                      {}
+
+// dueKey carries an occurrence's planned instant to the send.
+type dueKey struct{}
+
+// withDue notes the planned instant of the occurrence being delivered, so
+// the send can measure how late it is.
+func withDue(ctx context.Context, at time.Time) context.Context {
+	return context.WithValue(ctx, dueKey{}, at)
+}
+
+// sent counts a message the provider accepted and, for a planned
+// occurrence, how late it went.
+func (h *Handler) sent(ctx context.Context, key store.DeliveryKey) {
+	h.d.Metrics.Message(string(key.Channel), string(key.Program), string(store.Sent))
+	if due, ok := ctx.Value(dueKey{}).(time.Time); ok {
+		h.d.Metrics.Lateness(string(key.Channel), h.d.Now().Sub(due))
+	}
+}
+
+// waitRate waits for the channel's shared rate and counts the time waited.
+func (h *Handler) waitRate(ctx context.Context, l Limiter, c domain.Channel) error {
+	start := time.Now() // the wait is real time, whatever the injected clock says
+	err := l.Wait(ctx)
+	h.d.Metrics.RateLimitWait(string(c), time.Since(start))
+	return err
 }
 
 // Handler handles every task type nudge queues.
@@ -95,6 +139,9 @@ type Handler struct{ d Deps }
 func New(d Deps) *Handler {
 	if d.Webhooks == nil {
 		d.Webhooks = NewWebhookClient()
+	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
 	}
 	return &Handler{d: d}
 }
@@ -217,6 +264,7 @@ func (h *Handler) skip(ctx context.Context, log *slog.Logger, sub domain.Subscri
 	if err := h.d.Store.SkipDelivery(ctx, key, reason, h.d.Now()); err != nil {
 		return err
 	}
+	h.d.Metrics.Message(string(key.Channel), string(key.Program), string(store.Skipped))
 	h.index(ctx, log, sub, key)
 	return nil
 }
@@ -249,6 +297,7 @@ func (h *Handler) claim(ctx context.Context, log *slog.Logger, key store.Deliver
 	err := h.d.Store.ClaimDelivery(ctx, key, h.d.Now(), o.guard)
 	if errors.Is(err, store.ErrSuppressed) {
 		log.Info("nudge skipped", "reason", "suppressed")
+		h.d.Metrics.Message(string(key.Channel), string(key.Program), string(store.Skipped))
 		h.index(ctx, log, sub, key)
 		return false, nil
 	}
@@ -275,7 +324,7 @@ func (h *Handler) sendAs(ctx context.Context, log *slog.Logger, key store.Delive
 		return err
 	}
 	if h.d.EmailLimit != nil {
-		if err := h.d.EmailLimit.Wait(ctx); err != nil {
+		if err := h.waitRate(ctx, h.d.EmailLimit, domain.Email); err != nil {
 			return errors.Join(h.release(ctx, key), fmt.Errorf("wait for the email rate: %w", err))
 		}
 	}
@@ -299,6 +348,7 @@ func (h *Handler) sendAs(ctx context.Context, log *slog.Logger, key store.Delive
 			return err // never resent: the claim stays (record.go)
 		}
 		log.Info("email sent")
+		h.sent(ctx, key)
 		return nil
 	case email.Temporary:
 		return h.temporary(ctx, log, key, err)
@@ -329,6 +379,7 @@ func (h *Handler) temporary(ctx context.Context, log *slog.Logger, key store.Del
 // end records a final outcome other than sent and stops asynq's retries.
 func (h *Handler) end(ctx context.Context, log *slog.Logger, key store.DeliveryKey, st store.DeliveryState, reason string, err error) error {
 	log.Warn("delivery ended", "state", st, "reason", reason)
+	h.d.Metrics.Message(string(key.Channel), string(key.Program), string(st))
 	if st == store.Failed {
 		defer h.clientFailed(ctx, log, key, reason) // after the record is written
 	}

@@ -13,9 +13,12 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/api"
+	"github.com/nudgehq/nudge/internal/clientip"
 	"github.com/nudgehq/nudge/internal/config"
 	"github.com/nudgehq/nudge/internal/email"
+	"github.com/nudgehq/nudge/internal/httproute"
 	"github.com/nudgehq/nudge/internal/links"
+	"github.com/nudgehq/nudge/internal/metrics"
 	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/outbox"
 	"github.com/nudgehq/nudge/internal/phone"
@@ -34,6 +37,8 @@ import (
 	"github.com/nudgehq/nudge/scheduler"
 	"github.com/nudgehq/nudge/templates"
 	"github.com/nudgehq/nudge/worker"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,14 +80,22 @@ type App struct {
 	signer   *token.Signer
 	links    *links.Builder
 
-	mu   sync.Mutex
-	addr net.Addr
+	// metrics counts what this process does; nil (counting nothing) unless
+	// NUDGE_METRICS_ADDR is set.
+	metrics *metrics.Metrics
+
+	mu          sync.Mutex
+	addr        net.Addr
+	metricsAddr net.Addr
 }
 
 // NewApp connects to Redis (or starts the embedded one), loads the message
 // library and builds the channels. now is the clock every part uses.
-func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *App, err error) {
-	a = &App{cfg: cfg, now: now, logger: logger}
+//
+// On an error it releases what it had opened and returns a nil *App; the
+// error names the setting to blame where there is one.
+func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, now: now, logger: logger}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -100,7 +113,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("connect to redis: %w", err)
+		return nil, fmt.Errorf("connect to redis (NUDGE_REDIS_URL): %w", err)
 	}
 	if !cfg.EmbeddedRedis() {
 		checkRedisSettings(ctx, a.rdb, logger)
@@ -109,7 +122,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 	a.queue = asynq.NewClientFromRedisClient(a.rdb)
 
 	if a.library, err = templates.LoadWithOverrides(templates.FS(), cfg.TemplatesDir); err != nil {
-		return nil, fmt.Errorf("load message library: %w", err)
+		return nil, fmt.Errorf("load message library (NUDGE_TEMPLATES_DIR): %w", err)
 	}
 	a.renderer = render.New(a.library, render.Options{
 		ServiceName: "nudge", PostalAddress: cfg.PostalAddress, CrisisLine: render.DefaultCrisisLines(),
@@ -135,7 +148,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 			APIURL: apiURL, MaxConns: max(64, cfg.WorkerConcurrency), Timeout: 30 * time.Second,
 		}, logger)
 		if err != nil {
-			return nil, fmt.Errorf("set up twilio: %w", err)
+			return nil, fmt.Errorf("set up twilio (NUDGE_TWILIO_*): %w", err)
 		}
 		a.sms = a.twilio
 	case cfg.SMSOutbox():
@@ -151,7 +164,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (a *Ap
 			DKIM: smtpDKIM(cfg), // see dkim.go
 		}, logger)
 		if err != nil {
-			return nil, fmt.Errorf("set up smtp: %w", err)
+			return nil, fmt.Errorf("set up smtp (NUDGE_SMTP_*, NUDGE_DKIM_*): %w", err)
 		}
 		a.email = a.smtp
 	}
@@ -168,6 +181,47 @@ func checkRedisSettings(ctx context.Context, rdb *redis.Client, logger *slog.Log
 	if p := policy["maxmemory-policy"]; p != "noeviction" {
 		logger.Warn("redis maxmemory-policy should be noeviction: with "+p+" Redis may drop subscribers and queued messages under memory pressure", "maxmemory_policy", p)
 	}
+}
+
+// MetricsAddr is the address /metrics listens on, once it does (nil when
+// NUDGE_METRICS_ADDR is not set).
+func (a *App) MetricsAddr() net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.metricsAddr
+}
+
+// startMetrics registers the metrics in a registry of this App's own and
+// serves them at /metrics on NUDGE_METRICS_ADDR, apart from the public
+// server, until ctx is done.
+func (a *App) startMetrics(ctx context.Context, wg *sync.WaitGroup, fail func(error)) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(a.rdb)))
+	a.metrics = metrics.New(reg)
+	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (NUDGE_METRICS_ADDR): %w", a.cfg.MetricsAddr, err)
+	}
+	a.mu.Lock()
+	a.metricsAddr = ln.Addr()
+	a.mu.Unlock()
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fail(fmt.Errorf("metrics: %w", err))
+		}
+	})
+	wg.Go(func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	a.logger.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
 }
 
 // Addr is the address the HTTP server listens on, once it does.
@@ -194,7 +248,16 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 		mu.Unlock()
 	}
 	ctx, stop := context.WithCancel(ctx)
-	defer stop()
+	defer func() {
+		stop()
+		wg.Wait() // an early return leaves nothing running
+	}()
+
+	if a.cfg.MetricsAddr != "" {
+		if err := a.startMetrics(ctx, &wg, fail); err != nil {
+			return err
+		}
+	}
 
 	var srv *http.Server
 	if role.serves() {
@@ -229,6 +292,9 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			// Every confirmation text counts against its number's budget.
 			NumberBudget: signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil),
 		}
+		if a.metrics != nil {
+			d.Metrics = a.metrics
+		}
 		// Rates are shared with every other worker, so the limiters read
 		// Redis's clock (nil): one clock for the whole fleet.
 		if a.cfg.EmailRate > 0 {
@@ -259,6 +325,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 		p := scheduler.NewPlanner(scheduler.PlannerConfig{
 			Store: a.store, Enqueuer: a.queue, Now: a.now, Logger: a.logger.With("component", "planner"),
 			Interval: a.cfg.PlannerInterval, Horizon: a.cfg.PlannerHorizon, Grace: a.cfg.GraceWindow,
+			Metrics: a.plannerMetrics(),
 		})
 		wg.Go(func() {
 			if err := p.Run(ctx); err != nil {
@@ -322,6 +389,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		SMSWindow:     a.cfg.SMSWindow,
 		DefaultZone:   "UTC",
 		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
+		Metrics:       a.signupMetrics(),
 		Now:           a.now,
 		Logger:        a.logger,
 	})
@@ -340,13 +408,36 @@ func (a *App) webHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("build clinic api: %w", err)
 	}
 	mux.Handle(api.Prefix, clinicAPI.Handler())
+	// Behind trusted reverse proxies every handler sees the client's
+	// address, not the proxy's (NUDGE_TRUSTED_PROXIES).
+	front := a.metrics.HTTP(clientip.New(a.cfg.TrustedProxies).Handler(httproute.Record(mux)))
 	if !a.cfg.SMSEnabled() {
-		return mux, nil
+		return front, nil
 	}
 	// Twilio's webhooks are signed server-to-server calls: they sit beside
 	// the browser routes, outside the cross-origin protection.
-	webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events()).Register(mux)
-	return mux, nil
+	twilio := webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events())
+	if a.metrics != nil {
+		twilio = twilio.WithMetrics(a.metrics)
+	}
+	twilio.Register(mux)
+	return front, nil
+}
+
+// plannerMetrics and signupMetrics are the metrics, or untyped nil when
+// there are none (a typed nil in an interface would read as set).
+func (a *App) plannerMetrics() scheduler.PlannerMetrics {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
+}
+
+func (a *App) signupMetrics() web.SignupMetrics {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics
 }
 
 // events raises clinics' webhook events: stored in Redis and posted by the
@@ -381,8 +472,12 @@ func (a *App) phones() *phone.Normaliser {
 // still enough to absorb timer lateness, so the rate does not drift.
 func burst(rate float64) int { return max(1, int(rate/10)) }
 
-// Close releases connections and stops the embedded Redis.
+// Close releases connections and stops the embedded Redis. It does nothing
+// on a nil *App.
 func (a *App) Close() {
+	if a == nil {
+		return
+	}
 	if a.smtp != nil {
 		a.smtp.Close()
 	}

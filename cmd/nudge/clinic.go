@@ -36,7 +36,7 @@ The clinic commands work on the Redis that NUDGE_REDIS_URL names.
 
 // clinicCommand runs "nudge clinic …".
 func clinicCommand(ctx context.Context, args []string, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || wantsHelp(args) {
 		fmt.Fprint(stdout, clinicUsage)
 		return 0
 	}

@@ -24,9 +24,17 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/internal/config"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
+	// go-redis has one logger for the whole process (redis.SetLogger), so it
+	// is set here, in main, the one place that owns the process; tests that
+	// start several programs in one process keep the library's default. The
+	// settings are read again in run, which reports their problems.
+	cfg, _ := config.Load(os.Getenv)
+	redis.SetLogger(redisLog{logger: newLogger(cfg, os.Stderr)})
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -58,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "run", "serve", "worker", "scheduler":
+		if wantsHelp(args) {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
 		if len(args) > 0 {
 			fmt.Fprintf(stderr, "nudge %s takes no arguments (configuration comes from NUDGE_* variables)\n", cmd)
 			return 2
@@ -76,6 +88,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "nudge: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+}
+
+// wantsHelp reports whether args ask for help (-h, -help or --help, or
+// "help" first) before any "--".
+func wantsHelp(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-h" || a == "-help" || a == "--help" || (i == 0 && a == "help"):
+			return true
+		}
+	}
+	return false
 }
 
 func runRole(ctx context.Context, role Role, getenv func(string) string, stderr io.Writer) int {

@@ -36,8 +36,11 @@ const (
 func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("nudge preview", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if wantsHelp(args) {
+		fs.SetOutput(stdout) // asked-for help is the output, not an error
+	}
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: nudge preview PROGRAM [STEP] [--channel email|sms] [--locale LOCALE] [--name NAME] [--goal GOAL] [--html]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: nudge preview PROGRAM [STEP] [--channel email|sms] [--locale LOCALE] [--name NAME] [--goal GOAL] [--html]\n\n"+
 			"Without STEP, list the program's messages; with it, print that message rendered for a sample subscriber\n"+
 			"(--name and --goal change who that is; an empty value previews a person who gave none).\n"+
 			"Programs: "+programNames()+"\n\n")
@@ -48,6 +51,11 @@ func previewCommand(args []string, stdout, stderr io.Writer, getenv func(string)
 	asHTML := fs.Bool("html", false, "print the email's HTML part instead of its text")
 	name := fs.String("name", previewName, "the subscriber's first name")
 	goal := fs.String("goal", previewGoal, `who they would like to be closer to, as the sign-up form asks: a name or a relationship, like "my sister"`)
+
+	if wantsHelp(args) {
+		fs.Usage()
+		return 0
+	}
 
 	// Flags may come before, between or after PROGRAM and STEP.
 	var pos []string

@@ -19,6 +19,12 @@ func scheduleCommand(args []string, stdout, stderr io.Writer, now func() time.Ti
 	from := fs.String("from", "", "start after this instant, RFC 3339 (default now)")
 	count := fs.Int("count", 5, "how many occurrences to print (1-1000)")
 	channel := fs.String("channel", "email", "email or sms (sms refuses rules outside quiet hours)")
+	if wantsHelp(args) {
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, "usage: nudge schedule --tz ZONE --rule RULE [--from RFC3339] [--count N] [--channel email|sms]")
+		fs.PrintDefaults()
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -52,6 +52,7 @@ import (
 
 	"github.com/nudgehq/nudge/internal/clinic"
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/httproute"
 	"github.com/nudgehq/nudge/internal/store"
 )
 
@@ -144,7 +145,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		s.write(w, errorResponse(http.StatusNotFound, domain.ErrNotFound, "", "no such route: see /api/v1/openapi.json"))
 	})
-	return mux
+	return httproute.Record(mux)
 }
 
 // request is what a handler gets: the HTTP request, the clinic it acts for

@@ -163,6 +163,9 @@ func (b *bundle) tenant(t *testing.T, name string) tenant {
 	if err := b.store.IndexDelivery(ctx, dk, testNow.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.store.RecordProviderReport(ctx, "SM"+name, "undelivered", "30003", testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	second, err := b.svc.Enrol(ctx, c.Clinic.ID, clinic.Enrolment{
 		FirstName: "Alex", Email: "second-" + tn.email, TimeZone: "America/New_York", Consent: consent,
 	})

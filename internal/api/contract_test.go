@@ -329,6 +329,9 @@ func TestContract(t *testing.T) {
 				if len(p.Data) != 1 || p.Data[0].Occurrence != a.deliveryDate || p.Data[0].State != "sent" || p.NextCursor != nil {
 					t.Errorf("want the one delivery, got %s", rec.Body)
 				}
+				if d := p.Data[0]; d.ErrorCode == nil || *d.ErrorCode != "30003" || d.ProviderStatus == nil || *d.ProviderStatus != "undelivered" {
+					t.Errorf("want provider status undelivered with error code 30003, got %s", rec.Body)
+				}
 				if strings.Contains(rec.Body.String(), "SMContract") {
 					t.Error("the provider's message id is shown")
 				}

@@ -83,12 +83,14 @@ type deliveryJSON struct {
 	Reason         *string `json:"reason"`
 	At             *string `json:"at"`
 	ProviderStatus *string `json:"provider_status"`
+	ErrorCode      *string `json:"error_code"`
 }
 
 func delivery(d store.DeliveryRecord) deliveryJSON {
 	return deliveryJSON{
 		Occurrence: d.Key.Date, Program: string(d.Key.Program), Channel: string(d.Key.Channel),
 		State: string(d.State), Reason: optString(d.Reason), At: optTime(d.At), ProviderStatus: optString(d.ProviderStatus),
+		ErrorCode: optString(d.ErrorCode),
 	}
 }
 

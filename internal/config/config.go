@@ -23,12 +23,14 @@ import (
 	"math"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nudgehq/nudge/internal/clientip"
 	"github.com/nudgehq/nudge/internal/redisconn"
 	"github.com/nudgehq/nudge/scheduler"
 )
@@ -156,6 +158,14 @@ type Config struct {
 	// SMSWindow is the local-time window texts may go out in.
 	SMSWindow scheduler.Window
 
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client (NUDGE_TRUSTED_PROXIES); none by
+	// default, and the headers are then ignored.
+	TrustedProxies []netip.Prefix
+	// MetricsAddr is where /metrics listens (NUDGE_METRICS_ADDR), apart
+	// from the public HTTP server; empty: no metrics.
+	MetricsAddr string
+
 	// Warnings are things an operator should know at start (an embedded
 	// Redis, the development signing key, …); log each one.
 	Warnings []string
@@ -235,6 +245,8 @@ const (
 	varDKIMSelector      = "NUDGE_DKIM_SELECTOR"
 	varDKIMKey           = "NUDGE_DKIM_PRIVATE_KEY"
 	varDKIMKeyFile       = "NUDGE_DKIM_PRIVATE_KEY_FILE"
+	varTrustedProxies    = "NUDGE_TRUSTED_PROXIES"
+	varMetricsAddr       = "NUDGE_METRICS_ADDR"
 )
 
 // Development defaults.
@@ -304,6 +316,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSRate = l.rate(varSMSRate)
 	c.SMSCountries = l.countries()
 	c.SMSWindow = l.smsWindow()
+	c.TrustedProxies = l.trustedProxies()
+	c.MetricsAddr = l.listenAddr(varMetricsAddr, "")
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+		l.fail(varMetricsAddr, "%q is %s too: metrics need a listener of their own", c.MetricsAddr, varHTTPAddr)
+	}
 
 	c.Warnings = warnings(c)
 	if len(l.problems) > 0 {
@@ -337,6 +354,24 @@ func warnings(c Config) []string {
 		w = append(w, dkimWarnings(c)...)
 	}
 	return w
+}
+
+// listenAddr reads an optional listen address (host:port); def when unset.
+func (l *loader) listenAddr(name, def string) string {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		l.fail(name, "%q is not a listen address (host:port, e.g. :9090)", v)
+		return ""
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		l.fail(name, "%q is not a listen address: %q is not a port number (0-65535)", v, port)
+		return ""
+	}
+	return v
 }
 
 func (l *loader) httpAddr() string {
@@ -563,6 +598,8 @@ func (l *loader) twilio() Twilio {
 			l.fail(varTwilioAPIURL, "%q is not an absolute http:// or https:// URL", v)
 		case u.User != nil:
 			l.fail(varTwilioAPIURL, "must not contain a user name or password")
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			l.fail(varTwilioAPIURL, "%q must not have a query or fragment", v)
 		case l.prod && u.Scheme != "https":
 			l.fail(varTwilioAPIURL, "%q must use https in production", v)
 		default:
@@ -586,6 +623,10 @@ func (l *loader) twilio() Twilio {
 	if t.AuthToken == "" {
 		l.fail(varTwilioToken, "required when other NUDGE_TWILIO_ settings are set")
 		ok = false
+	} else if !alphanumeric(string(t.AuthToken)) {
+		// twilio-go refuses such a token at every request; never echo it.
+		l.fail(varTwilioToken, "must be letters and digits only (as Twilio's console shows it)")
+		ok = false
 	}
 	switch {
 	case t.From == "" && t.MessagingServiceSID == "":
@@ -604,6 +645,16 @@ func (l *loader) twilio() Twilio {
 	return t
 }
 
+// alphanumeric reports whether s is ASCII letters and digits only.
+func alphanumeric(s string) bool {
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // twilioSID reports whether s is a Twilio SID: a two-letter prefix and 32 hex digits.
 func twilioSID(s, prefix string) bool {
 	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
@@ -615,6 +666,21 @@ func twilioSID(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// trustedProxies reads NUDGE_TRUSTED_PROXIES: networks (CIDR) or single
+// addresses, separated by commas or spaces.
+func (l *loader) trustedProxies() []netip.Prefix {
+	v := l.get(varTrustedProxies)
+	if v == "" {
+		return nil
+	}
+	p, err := clientip.ParseCIDRs(v)
+	if err != nil {
+		l.fail(varTrustedProxies, "%v", err)
+		return nil
+	}
+	return p
 }
 
 // countries reads NUDGE_SMS_COUNTRIES: comma-separated two-letter codes,

@@ -43,7 +43,7 @@ const (
 	testSMTPPass  = "smtp-pass-MARKER"
 	testSMTPUser  = "smtp-user-MARKER"
 	testRedisPass = "redis-pass-MARKER"
-	testAuthToken = "twilio-token-MARKER"
+	testAuthToken = "twiliotokenMARKER"
 	testSID       = "AC0123456789abcdef0123456789abcdef"
 	testService   = "MG0123456789abcdef0123456789abcdef"
 )
@@ -229,6 +229,11 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_LOG_LEVEL", "verbose", "is not a log level"},
 		{"NUDGE_LOG_FORMAT", "xml", "is not one of text, json"},
 		{"NUDGE_TWILIO_API_URL", "twilio", "is not an absolute"},
+		{"NUDGE_TWILIO_API_URL", "https://api.example.org/?edge=x", "must not have a query"},
+		{"NUDGE_TWILIO_AUTH_TOKEN", "abc-def", "letters and digits only"},
+		{"NUDGE_TRUSTED_PROXIES", "10.0.0.0/8,proxy", `"proxy" is not an address`},
+		{"NUDGE_METRICS_ADDR", "9090", "is not a listen address"},
+		{"NUDGE_METRICS_ADDR", ":8080", "a listener of their own"},
 		{"NUDGE_EMAIL_RATE", "-1", "is not a rate"},
 		{"NUDGE_SMS_RATE", "NaN", "is not a rate"},
 		{"NUDGE_SMS_RATE", "fast", "is not a rate"},
@@ -239,6 +244,10 @@ func TestLoadBadValue(t *testing.T) {
 			vars := map[string]string{tc.variable: tc.value}
 			if tc.variable == "NUDGE_SMTP_PORT" || tc.variable == "NUDGE_SMTP_TLS" {
 				vars["NUDGE_SMTP_HOST"] = "smtp.example.org"
+			}
+			if tc.variable == "NUDGE_TWILIO_AUTH_TOKEN" {
+				vars["NUDGE_TWILIO_ACCOUNT_SID"] = testSID
+				vars["NUDGE_TWILIO_FROM"] = "+15005550006"
 			}
 			_, err := Load(env(vars))
 			lines := problems(err)

@@ -8,6 +8,7 @@ package signuplimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -52,7 +53,12 @@ func (l *Limits) AllowIP(ctx context.Context, ip string) (time.Duration, error) 
 	lim := ratelimit.New(l.rdb, l.prefix+"limit:ip:"+IPGroup(ip), float64(IPBurst)/IPPer.Seconds(), IPBurst, l.now)
 	wait, err := lim.Reserve(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("signup limit: %w", err)
+		// The limiter's error names its key, which holds the IP: logs
+		// carry no client addresses, so keep only what went wrong.
+		if cause := errors.Unwrap(err); cause != nil {
+			err = cause
+		}
+		return 0, fmt.Errorf("signup limit per IP: %w", err)
 	}
 	return wait, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
@@ -57,23 +58,36 @@ type Delivery struct {
 	Reason     string
 	At         time.Time
 	// ProviderStatus is the latest status the provider reported (Twilio:
-	// queued, sent, delivered, undelivered, failed), only ever moving forward.
+	// queued, sent, partially_delivered, delivered, undelivered, failed),
+	// only ever moving forward.
 	ProviderStatus string
+	// ErrorCode is the provider's error code that came with that status
+	// (Twilio: 30006 for a landline, …), empty when there was none.
+	ErrorCode string
 }
 
 // providerStatusScript orders Twilio's message statuses; a callback can only move a
 // record to a higher rank, so a late "sent" never overwrites "delivered".
+// partially_delivered (some segments arrived) sits between sent and the
+// final statuses. It answers the record's name when it moved it, "" when it
+// did not, and -1 when no record has the sid. ARGV: status, now, prefix,
+// error code.
 var providerStatusScript = redis.NewScript(`
-local dkey = redis.call('GET', KEYS[1])
-if not dkey then return -1 end
-dkey = ARGV[3] .. 'dlv:' .. dkey
-local rank = {accepted=1, scheduled=1, queued=2, sending=3, sent=4, delivered=5, undelivered=5, failed=5, read=6, canceled=5}
+local name = redis.call('GET', KEYS[1])
+if not name then return -1 end
+local dkey = ARGV[3] .. 'dlv:' .. name
+local rank = {accepted=1, scheduled=1, queued=2, sending=3, sent=4, partially_delivered=5, delivered=6, undelivered=6, failed=6, read=7, canceled=6}
 local new = rank[ARGV[1]]
-if not new then return 0 end
+if not new then return '' end
 local cur = redis.call('HGET', dkey, 'ps')
-if cur and (rank[cur] or 0) >= new then return 0 end
-redis.call('HSET', dkey, 'ps', ARGV[1], 'pt', ARGV[2])
-return 1
+if cur and (rank[cur] or 0) >= new then return '' end
+if ARGV[4] ~= '' then
+  redis.call('HSET', dkey, 'ps', ARGV[1], 'pt', ARGV[2], 'ec', ARGV[4])
+else
+  redis.call('HSET', dkey, 'ps', ARGV[1], 'pt', ARGV[2])
+  redis.call('HDEL', dkey, 'ec')
+end
+return name
 `)
 
 // RecordProviderStatus moves the delivery record of the message with this
@@ -81,14 +95,37 @@ return 1
 // newer than what is recorded (a repeat, or an out-of-order callback) and
 // ErrNotFound when no record has that id.
 func (s *Store) RecordProviderStatus(ctx context.Context, providerID, status string, now time.Time) (bool, error) {
-	n, err := providerStatusScript.Run(ctx, s.rdb, []string{s.sidKey(providerID)}, status, now.Unix(), s.prefix).Int()
+	u, err := s.RecordProviderReport(ctx, providerID, status, "", now)
+	return u.Moved, err
+}
+
+// StatusUpdate is what RecordProviderReport did.
+type StatusUpdate struct {
+	// Moved is true when the report was newer than the record (not a repeat,
+	// not out of order); only then is there anything to act on.
+	Moved bool
+	// SubscriberID is whose message it was, when Moved.
+	SubscriberID string
+}
+
+// RecordProviderReport moves the delivery record of the message with this
+// provider id forward to status, keeping the provider's error code with it
+// (empty for none). It fails with ErrNotFound when no record has that id.
+func (s *Store) RecordProviderReport(ctx context.Context, providerID, status, errorCode string, now time.Time) (StatusUpdate, error) {
+	res, err := providerStatusScript.Run(ctx, s.rdb, []string{s.sidKey(providerID)}, status, now.Unix(), s.prefix, errorCode).Result()
 	if err != nil {
-		return false, fmt.Errorf("record status of %s: %w", providerID, err)
+		return StatusUpdate{}, fmt.Errorf("record status of %s: %w", providerID, err)
 	}
-	if n < 0 {
-		return false, fmt.Errorf("record status of %s: %w", providerID, ErrNotFound)
+	name, ok := res.(string)
+	if !ok {
+		return StatusUpdate{}, fmt.Errorf("record status of %s: %w", providerID, ErrNotFound)
 	}
-	return n == 1, nil
+	if name == "" {
+		return StatusUpdate{}, nil
+	}
+	// A record's name starts with its subscriber's id (DeliveryKey.String).
+	id, _, _ := strings.Cut(name, ":")
+	return StatusUpdate{Moved: true, SubscriberID: id}, nil
 }
 
 // claimScript claims a delivery record. KEYS[1] is the record and, when
@@ -273,7 +310,7 @@ func (s *Store) Delivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
 	if len(m) == 0 {
 		return Delivery{}, fmt.Errorf("load delivery %s: %w", k, ErrNotFound)
 	}
-	return Delivery{State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"]), ProviderStatus: m["ps"]}, nil
+	return Delivery{State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"]), ProviderStatus: m["ps"], ErrorCode: m["ec"]}, nil
 }
 
 // IsAlreadyHandled reports whether err says the occurrence was handled before.

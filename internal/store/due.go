@@ -518,3 +518,24 @@ func str(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// DueBacklog returns how many entries are due at or before now: occurrences
+// the planner has not queued yet (for the planner's backlog metric).
+func (s *Store) DueBacklog(ctx context.Context, now time.Time) (int64, error) {
+	max := dueMax(now)
+	cmds := make([]*redis.IntCmd, Shards)
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for shard := range Shards {
+			cmds[shard] = p.ZCount(ctx, s.dueKey(shard), "-inf", max)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count due backlog: %w", err)
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}

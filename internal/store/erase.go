@@ -67,7 +67,7 @@ func (s *Store) Deliveries(ctx context.Context, id string) ([]DeliveryRecord, er
 				continue
 			}
 			out = append(out, DeliveryRecord{Key: dk, Delivery: Delivery{
-				State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"]), ProviderStatus: m["ps"],
+				State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"]), ProviderStatus: m["ps"], ErrorCode: m["ec"],
 			}})
 		}
 		return nil

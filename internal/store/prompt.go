@@ -424,7 +424,7 @@ func (s *Store) ClientDeliveries(ctx context.Context, id, cursor string, limit i
 			continue // expired since
 		}
 		out = append(out, DeliveryRecord{Key: dk, Delivery: Delivery{
-			State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"]), ProviderStatus: m["ps"],
+			State: DeliveryState(m["s"]), ProviderID: m["p"], Reason: m["w"], At: fromUnix(m["t"]), ProviderStatus: m["ps"], ErrorCode: m["ec"],
 		}})
 	}
 	return out, next, nil

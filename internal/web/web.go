@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/httproute"
 	"github.com/nudgehq/nudge/internal/outbox"
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/store"
@@ -56,6 +57,8 @@ type Deps struct {
 	// erasure; nil builds one on Store, with the default SMS window and an
 	// asynq inspector on Store's Redis.
 	Manage *subscription.Manager
+	// Metrics, when set, counts signup posts by channel and outcome.
+	Metrics SignupMetrics
 	// Ready reports whether the service can do its work (Redis answers).
 	Ready  func(ctx context.Context) error
 	Now    func() time.Time
@@ -116,7 +119,7 @@ func pageFuncs(tr texts) template.FuncMap {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFiles, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", filesOnly(static)))
 	mux.HandleFunc("GET /{$}", s.signupPage)
 	mux.HandleFunc("POST /signup", s.signup)
 	mux.HandleFunc("GET /confirm/{token}", s.confirmPage)
@@ -137,7 +140,7 @@ func (s *Server) Handler() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	// Mail providers make the RFC 8058 one-click POST themselves.
 	cop.AddInsecureBypassPattern("POST /unsubscribe/{token}")
-	return securityHeaders(cop.Handler(mux))
+	return securityHeaders(cop.Handler(httproute.Record(mux)))
 }
 
 func securityHeaders(h http.Handler) http.Handler {
@@ -304,6 +307,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		Paragraphs: []string{chosen.get("check_email.sent"), chosen.get("check_email.spam")},
 	}
 	if f.Honeypot != "" {
+		s.countSignup(nil, "bot")
 		s.message(w, http.StatusOK, chosen.locale, checkEmail) // a bot: look the same, do nothing
 		return
 	}
@@ -315,6 +319,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if wait > 0 {
+			s.countSignup(nil, "limited")
 			minutes := int(wait.Minutes()) + 1
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			tr := s.text[signupPageLocale(r, f)]
@@ -324,6 +329,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	sub, scheds, errs := f.validate(s.zones, smsRules{phones: s.d.Phones, window: s.d.SMSWindow})
 	if len(errs) > 0 {
+		s.countSignup(nil, "invalid")
 		tr := s.text[signupPageLocale(r, f)]
 		s.render(w, http.StatusUnprocessableEntity, tr.locale, "signup", s.signupView(tr, f, errs))
 		return
@@ -339,6 +345,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			// The same answer as ever: nobody learns an address is known.
 			s.d.Logger.Info("signup dropped: address over its budget")
+			s.countSignup(&sub, "limited")
 			s.message(w, http.StatusOK, chosen.locale, checkEmail)
 			return
 		}
@@ -347,6 +354,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, chosen.locale, err)
 		return
 	}
+	s.countSignup(&sub, "accepted")
 	s.message(w, http.StatusOK, chosen.locale, s.checkPage(chosen, sub, checkEmail))
 }
 

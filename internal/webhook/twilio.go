@@ -40,6 +40,20 @@ type Twilio struct {
 	logger    *slog.Logger
 	events    Notifier          // nil: no clinic events
 	lines     *crisis.Directory // nil: the built-in crisis resources
+	metrics   InboundMetrics    // nil: inbound texts not counted
+}
+
+// InboundMetrics counts received texts by what they were read as
+// (metrics.Metrics satisfies it).
+type InboundMetrics interface {
+	Inbound(kind string)
+}
+
+// WithMetrics returns a copy of t that counts inbound texts.
+func (t *Twilio) WithMetrics(m InboundMetrics) *Twilio {
+	c := *t
+	c.metrics = m
+	return &c
 }
 
 // NewTwilio returns the handlers. base is the public base URL (no trailing
@@ -100,19 +114,25 @@ func (t *Twilio) verified(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// status moves a delivery record forward with Twilio's MessageStatus.
-// Repeats and late, out-of-order callbacks change nothing; an unknown sid is
-// acknowledged (there is nothing Twilio could do about it by retrying).
+// status moves a delivery record forward with Twilio's MessageStatus and
+// keeps its ErrorCode. Repeats and late, out-of-order callbacks change
+// nothing; an unknown sid is acknowledged (there is nothing Twilio could do
+// about it by retrying). A failure that says the number cannot take texts
+// suppresses it (see refusal).
 func (t *Twilio) status(w http.ResponseWriter, r *http.Request) {
 	if !t.verified(w, r) {
 		return
 	}
 	sid, status := r.PostForm.Get("MessageSid"), strings.ToLower(r.PostForm.Get("MessageStatus"))
+	code := strings.TrimSpace(r.PostForm.Get("ErrorCode"))
 	if sid == "" || status == "" {
 		http.Error(w, "MessageSid and MessageStatus are required", http.StatusBadRequest)
 		return
 	}
-	moved, err := t.store.RecordProviderStatus(r.Context(), sid, status, t.now())
+	if !errorCode(code) {
+		code = "" // not a code: nothing to keep or act on
+	}
+	u, err := t.store.RecordProviderReport(r.Context(), sid, status, code, t.now())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		t.logger.Info("status for an unknown message", "sid", sid, "status", status)
@@ -120,8 +140,71 @@ func (t *Twilio) status(w http.ResponseWriter, r *http.Request) {
 		t.logger.Error("record message status", "sid", sid, "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable) // Twilio retries
 		return
-	case moved:
-		t.logger.Info("message status", "sid", sid, "status", status)
+	case u.Moved:
+		t.logger.Info("message status", "sid", sid, "status", status, "error_code", code)
+		if (status == "undelivered" || status == "failed") && code != "" {
+			if err := t.refusal(r.Context(), u.SubscriberID, sid, code); err != nil {
+				t.logger.Error("act on a delivery failure", "sid", sid, "subscriber_id", u.SubscriberID, "err", err)
+				http.Error(w, "try again", http.StatusServiceUnavailable)
+				return
+			}
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Twilio error codes a delivery report can carry that say something about
+// the number itself. They arrive only after the send was accepted, so the
+// worker's own classification never sees them.
+const (
+	codeUnreachable   = "30003" // handset off or out of coverage: may pass
+	codeUnknownNumber = "30005" // the number does not exist
+	codeLandline      = "30006" // a landline, or a carrier that takes no texts
+	codeUnsubscribed  = "21610" // the person replied STOP to the carrier
+)
+
+// refusal acts on a failed delivery's error code: a number that can never
+// take a text is suppressed at once; one that was unreachable counts
+// towards the three refusals that suppress it (store.RecordPermanentFailure).
+func (t *Twilio) refusal(ctx context.Context, subscriberID, sid, code string) error {
+	switch code {
+	case codeUnknownNumber, codeLandline, codeUnsubscribed, codeUnreachable:
+	default:
+		return nil
+	}
+	sub, err := t.store.Subscriber(ctx, subscriberID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sub.Phone == "") {
+		return nil // erased since, or the number is gone: nothing to suppress
+	}
+	if err != nil {
+		return err
+	}
+	if code == codeUnreachable {
+		suppressed, err := t.store.RecordPermanentFailure(ctx, sub.Phone)
+		if err != nil {
+			return err
+		}
+		if suppressed {
+			t.logger.Info("number suppressed after repeated failures", "subscriber_id", subscriberID, "sid", sid, "error_code", code)
+		}
+		return nil
+	}
+	if err := t.store.Suppress(ctx, sub.Phone); err != nil {
+		return err
+	}
+	t.logger.Info("number suppressed", "subscriber_id", subscriberID, "sid", sid, "error_code", code)
+	return nil
+}
+
+// errorCode reports whether s looks like a provider error code: a few digits.
+func errorCode(s string) bool {
+	if s == "" || len(s) > 8 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
