@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -32,9 +33,16 @@ type smsApp struct {
 	st    *store.Store
 	clk   *clock
 	env   map[string]string
+	app   *App
 }
 
 func startSMSApp(t *testing.T, at time.Time, countries string) *smsApp {
+	t.Helper()
+	return startSMSAppWith(t, at, countries, nil)
+}
+
+// startSMSAppWith is startSMSApp with more variables set (or replaced).
+func startSMSAppWith(t *testing.T, at time.Time, countries string, extra map[string]string) *smsApp {
 	t.Helper()
 	a := &smsApp{mail: smtptest.Start(t), texts: twiliotest.Start(t), clk: &clock{t: at}}
 	prefix := redistest.Prefix(t)
@@ -55,6 +63,7 @@ func startSMSApp(t *testing.T, at time.Time, countries string) *smsApp {
 		"NUDGE_TWILIO_API_URL":     a.texts.URL,
 		"NUDGE_SMS_COUNTRIES":      countries,
 	}
+	maps.Copy(a.env, extra)
 	cfg, err := config.Load(a.getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +71,7 @@ func startSMSApp(t *testing.T, at time.Time, countries string) *smsApp {
 	cfg.PlannerInterval = 20 * time.Millisecond
 	cfg.PlannerHorizon = time.Second
 	app := startApp(t, cfg, RoleAll, a.clk)
+	a.app = app
 	a.st = store.New(redistest.Client(t, redistest.DBMain), prefix)
 	t.Cleanup(func() { waitSettled(t, a.st, a.clk) })
 	a.base = "http://" + app.Addr().String()

@@ -197,6 +197,82 @@ func TestMetricsAfterARealSend(t *testing.T) {
 	}
 }
 
+// TestMetricsAfterATextAndItsRepliesHoldNoNumber sends a check-in by text,
+// receives a rating and a note back over the signed webhook, and reads the
+// counters, checking that neither a label nor any line of the scrape holds
+// the number (in any of its forms), an id, a message SID or a word of the
+// note.
+func TestMetricsAfterATextAndItsRepliesHoldNoNumber(t *testing.T) {
+	// Tuesday 1 December 2026, 15:00 UTC: 10:00 in New York, inside the texting hours.
+	at := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	a := startSMSAppWith(t, at, "US", map[string]string{"NUDGE_METRICS_ADDR": "127.0.0.1:0"})
+	const number = "+12015550177"
+	id := confirmedTexter(t, a, number, "America/New_York", "en", at.Add(-30*time.Second))
+	sent := waitTextTo(t, a.texts, number, 1)
+	const ratingSID, noteSID = "SMmetricsrating000000000000000001", "SMmetricsnote00000000000000000001"
+	textReply(t, a, number, ratingSID, "4")
+	textReply(t, a, number, noteSID, "Rang my sister Marisol after work")
+	textReply(t, a, number, ratingSID, "4") // Twilio's retry of a text already handled counts once
+	textReply(t, a, number, "SMmetricshelp00000000000000000001", "HELP")
+	waitSettled(t, a.st, a.clk)
+
+	addr := a.app.MetricsAddr().String()
+	want := []struct {
+		name   string
+		labels map[string]string
+		value  float64
+	}{
+		{"nudge_messages_total", map[string]string{"channel": "sms", "program": "weekly-checkin", "state": "sent"}, 1},
+		{"nudge_delivery_lateness_seconds_count", map[string]string{"channel": "sms"}, 1},
+		{"nudge_delivery_lateness_seconds_sum", map[string]string{"channel": "sms"}, 30},
+		{"nudge_inbound_total", map[string]string{"kind": "rating"}, 1},
+		{"nudge_inbound_total", map[string]string{"kind": "note"}, 1},
+		{"nudge_inbound_total", map[string]string{"kind": "keyword"}, 1},
+		{"nudge_inbound_total", map[string]string{"kind": "crisis"}, 0},
+		{"nudge_http_requests_total", map[string]string{"route": "POST /webhooks/twilio/sms", "code": "200"}, 4},
+	}
+	var samples []sample
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		samples = scrape(t, addr)
+		ok := true
+		for _, w := range want {
+			if got, found := value(samples, w.name, w.labels); !found || got != w.value {
+				ok = false
+			}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, w := range want {
+				got, found := value(samples, w.name, w.labels)
+				t.Errorf("%s%v = %v (present %v), want %v", w.name, w.labels, got, found, w.value)
+			}
+			t.FailNow()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	private := []string{number, strings.TrimPrefix(number, "+"), "2015550177", "555-0177", "5550177",
+		id, ratingSID, noteSID, "SMmetricshelp", sent.SID, a.texts.AccountSID, "Marisol", "sister", a.env["NUDGE_REDIS_PREFIX"], "America/New_York"}
+	for _, s := range samples {
+		for k, v := range s.labels {
+			for _, p := range private {
+				if strings.Contains(strings.ToLower(v), strings.ToLower(p)) {
+					t.Errorf("%s has label %s=%q, which holds %q", s.name, k, v, p)
+				}
+			}
+		}
+	}
+	text := scrapeText(t, addr)
+	for _, p := range private {
+		if strings.Contains(strings.ToLower(text), strings.ToLower(p)) {
+			t.Errorf("the scrape holds %q", p)
+		}
+	}
+}
+
 func scrapeText(t *testing.T, addr string) string {
 	t.Helper()
 	res, err := http.Get("http://" + addr + "/metrics")

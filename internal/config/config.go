@@ -318,7 +318,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSWindow = l.smsWindow()
 	c.TrustedProxies = l.trustedProxies()
 	c.MetricsAddr = l.listenAddr(varMetricsAddr, "")
-	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+	// Port 0 asks for any free port: two such listeners never clash.
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr && !strings.HasSuffix(c.MetricsAddr, ":0") {
 		l.fail(varMetricsAddr, "%q is %s too: metrics need a listener of their own", c.MetricsAddr, varHTTPAddr)
 	}
 

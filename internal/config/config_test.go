@@ -186,6 +186,18 @@ func TestLoadSMTPPortDefault(t *testing.T) {
 	}
 }
 
+// Two listeners on port 0 each get a free port of their own: no clash.
+func TestLoadMetricsAndHTTPBothOnAnyFreePort(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"NUDGE_HTTP_ADDR": "127.0.0.1:0", "NUDGE_METRICS_ADDR": "127.0.0.1:0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsAddr != "127.0.0.1:0" {
+		t.Errorf("metrics address %q", c.MetricsAddr)
+	}
+}
+
 // problems splits a Load error into its lines.
 func problems(err error) []string {
 	if err == nil {

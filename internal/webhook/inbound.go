@@ -67,7 +67,8 @@ func (t *Twilio) inbound(w http.ResponseWriter, r *http.Request) {
 			t.logger.Warn("could not unlock an inbound message", "sid", sid, "err", err)
 		}
 	}()
-	reply, err := t.handleInbound(ctx, sid, from, body)
+	m := keyword.Read(body)
+	reply, err := t.handleInbound(ctx, sid, from, body, m)
 	if errors.Is(err, store.ErrInboundHandled) {
 		t.logger.Info("inbound repeated", "sid", sid)
 		twiml(w, "")
@@ -77,7 +78,26 @@ func (t *Twilio) inbound(w http.ResponseWriter, r *http.Request) {
 		t.fail(w, "handle inbound", err)
 		return
 	}
+	t.count(m)
 	twiml(w, reply)
+}
+
+// count adds a text handled for the first time to the inbound metric, by
+// what it was read as: crisis, rating, note or keyword.
+func (t *Twilio) count(m keyword.Match) {
+	if t.metrics == nil {
+		return
+	}
+	switch {
+	case m.Distress:
+		t.metrics.Inbound("crisis")
+	case m.Kind == keyword.Rating:
+		t.metrics.Inbound("rating")
+	case m.Kind == keyword.Text:
+		t.metrics.Inbound("note")
+	default:
+		t.metrics.Inbound("keyword")
+	}
 }
 
 func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
@@ -85,7 +105,8 @@ func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
 	http.Error(w, "try again", http.StatusServiceUnavailable)
 }
 
-// handleInbound acts on one message and returns the reply text ("" for none).
+// handleInbound acts on one message, read as m, and returns the reply text
+// ("" for none).
 //
 // A number proves nothing until its owner answers YES (see store/route.go):
 // a reply, rating, PAUSE or distress pause reaches only a record whose texts
@@ -94,9 +115,8 @@ func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
 // back on texts the owner had confirmed, then stopped); STOP reaches every
 // record naming the number. Anyone gets the answer to HELP and to distress,
 // which reveal nothing about anybody.
-func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (string, error) {
+func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string, m keyword.Match) (string, error) {
 	now := t.now()
-	m := keyword.Read(body)
 	holders, routed, err := t.store.NumberHolders(ctx, from)
 	if err != nil {
 		return "", err
