@@ -37,8 +37,6 @@ import (
 	"github.com/nudgehq/nudge/scheduler"
 	"github.com/nudgehq/nudge/templates"
 	"github.com/nudgehq/nudge/worker"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -195,10 +193,7 @@ func (a *App) MetricsAddr() net.Addr {
 // serves them at /metrics on NUDGE_METRICS_ADDR, apart from the public
 // server, until ctx is done.
 func (a *App) startMetrics(ctx context.Context, wg *sync.WaitGroup, fail func(error)) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(metrics.NewQueueCollector(asynq.NewInspectorFromRedisClient(a.rdb)))
-	a.metrics = metrics.New(reg)
+	_, a.metrics = metrics.Served(asynq.NewInspectorFromRedisClient(a.rdb))
 	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (NUDGE_METRICS_ADDR): %w", a.cfg.MetricsAddr, err)
