@@ -12,6 +12,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/admin"
 	"github.com/nudgehq/nudge/internal/api"
 	"github.com/nudgehq/nudge/internal/clientip"
 	"github.com/nudgehq/nudge/internal/config"
@@ -403,6 +404,18 @@ func (a *App) webHandler() (http.Handler, error) {
 		return nil, fmt.Errorf("build clinic api: %w", err)
 	}
 	mux.Handle(api.Prefix, clinicAPI.Handler())
+	// The queue monitor exists only with NUDGE_ADMIN_TOKEN; without it
+	// /admin/ is the web tier's 404 like any unknown path.
+	if a.cfg.AdminToken != "" {
+		adm, err := admin.New(admin.Config{
+			Token: string(a.cfg.AdminToken), Queues: admin.Queues(a.rdb), Secure: a.cfg.BaseURL.Scheme == "https",
+			Now: a.now, Logger: a.logger.With("component", "admin"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("build admin pages (NUDGE_ADMIN_TOKEN): %w", err)
+		}
+		mux.Handle(admin.Prefix, adm)
+	}
 	// Behind trusted reverse proxies every handler sees the client's
 	// address, not the proxy's (NUDGE_TRUSTED_PROXIES).
 	front := a.metrics.HTTP(clientip.New(a.cfg.TrustedProxies).Handler(httproute.Record(mux)))

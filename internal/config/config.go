@@ -51,6 +51,10 @@ const DevSecret = "nudge-development-secret-NOT-FOR-PRODUCTION-use"
 // MinSecretLen is the least number of bytes NUDGE_SECRET must have.
 const MinSecretLen = 32
 
+// MinAdminTokenLen is the least number of bytes NUDGE_ADMIN_TOKEN must
+// have: it is compared, never rate-limited, so it must be unguessable.
+const MinAdminTokenLen = 32
+
 // The SMTP connection security modes.
 const (
 	TLSNone     = "none"     // plain text; only for a relay on the same host or network
@@ -165,6 +169,9 @@ type Config struct {
 	// MetricsAddr is where /metrics listens (NUDGE_METRICS_ADDR), apart
 	// from the public HTTP server; empty: no metrics.
 	MetricsAddr string
+	// AdminToken opens the queue monitor at /admin/queues
+	// (NUDGE_ADMIN_TOKEN); empty: no admin pages at all.
+	AdminToken Secret
 
 	// Warnings are things an operator should know at start (an embedded
 	// Redis, the development signing key, …); log each one.
@@ -247,6 +254,7 @@ const (
 	varDKIMKeyFile       = "NUDGE_DKIM_PRIVATE_KEY_FILE"
 	varTrustedProxies    = "NUDGE_TRUSTED_PROXIES"
 	varMetricsAddr       = "NUDGE_METRICS_ADDR"
+	varAdminToken        = "NUDGE_ADMIN_TOKEN"
 )
 
 // Development defaults.
@@ -322,6 +330,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr && !strings.HasSuffix(c.MetricsAddr, ":0") {
 		l.fail(varMetricsAddr, "%q is %s too: metrics need a listener of their own", c.MetricsAddr, varHTTPAddr)
 	}
+	c.AdminToken = l.adminToken()
 
 	c.Warnings = warnings(c)
 	if len(l.problems) > 0 {
@@ -526,6 +535,20 @@ func (l *loader) secret() Secret {
 	case len(v) < MinSecretLen:
 		// Never echo the value, not even its start.
 		l.fail(varSecret, "too short (%d bytes; at least %d)", len(v), MinSecretLen)
+		return ""
+	}
+	return Secret(v)
+}
+
+func (l *loader) adminToken() Secret {
+	v := l.getenv(varAdminToken)
+	if v != "" && len(v) < MinAdminTokenLen {
+		// Never echo the value, not even its start.
+		l.fail(varAdminToken, "too short (%d bytes; at least %d random bytes, e.g. from `openssl rand -base64 32`)", len(v), MinAdminTokenLen)
+		return ""
+	}
+	if strings.TrimSpace(v) != v {
+		l.fail(varAdminToken, "starts or ends with a space")
 		return ""
 	}
 	return Secret(v)

@@ -39,13 +39,14 @@ func with(base map[string]string, kv ...string) map[string]string {
 }
 
 const (
-	testSecret    = "0123456789abcdef0123456789abcdef-prod"
-	testSMTPPass  = "smtp-pass-MARKER"
-	testSMTPUser  = "smtp-user-MARKER"
-	testRedisPass = "redis-pass-MARKER"
-	testAuthToken = "twiliotokenMARKER"
-	testSID       = "AC0123456789abcdef0123456789abcdef"
-	testService   = "MG0123456789abcdef0123456789abcdef"
+	testSecret     = "0123456789abcdef0123456789abcdef-prod"
+	testSMTPPass   = "smtp-pass-MARKER"
+	testSMTPUser   = "smtp-user-MARKER"
+	testRedisPass  = "redis-pass-MARKER"
+	testAuthToken  = "twiliotokenMARKER"
+	testAdminToken = "admin-token-MARKER-0123456789abcdef"
+	testSID        = "AC0123456789abcdef0123456789abcdef"
+	testService    = "MG0123456789abcdef0123456789abcdef"
 )
 
 // production is a complete, valid production environment.
@@ -246,6 +247,8 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_TRUSTED_PROXIES", "10.0.0.0/8,proxy", `"proxy" is not an address`},
 		{"NUDGE_METRICS_ADDR", "9090", "is not a listen address"},
 		{"NUDGE_METRICS_ADDR", ":8080", "a listener of their own"},
+		{"NUDGE_ADMIN_TOKEN", "0123456789abcdef0123456789abcde", "too short (31 bytes; at least 32"},
+		{"NUDGE_ADMIN_TOKEN", " 0123456789abcdef0123456789abcdef", "starts or ends with a space"},
 		{"NUDGE_EMAIL_RATE", "-1", "is not a rate"},
 		{"NUDGE_SMS_RATE", "NaN", "is not a rate"},
 		{"NUDGE_SMS_RATE", "fast", "is not a rate"},
@@ -413,7 +416,7 @@ func TestLoadPartialSettings(t *testing.T) {
 func TestSecretsNeverShown(t *testing.T) {
 	t.Parallel()
 	vars := with(production, "NUDGE_TWILIO_ACCOUNT_SID", testSID, "NUDGE_TWILIO_AUTH_TOKEN", testAuthToken,
-		"NUDGE_TWILIO_FROM", "+15005550006")
+		"NUDGE_TWILIO_FROM", "+15005550006", "NUDGE_ADMIN_TOKEN", testAdminToken)
 	c, err := Load(env(vars))
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +432,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		"slog":     logged.String(),
 	}
 	for name, out := range outputs {
-		for _, secret := range []string{testSecret, testSMTPPass, testSMTPUser, testRedisPass, testAuthToken} {
+		for _, secret := range []string{testSecret, testSMTPPass, testSMTPUser, testRedisPass, testAuthToken, testAdminToken} {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s shows a secret: %s", name, out)
 			}
@@ -438,6 +441,9 @@ func TestSecretsNeverShown(t *testing.T) {
 	r := c.Redacted()
 	if got, want := r["NUDGE_REDIS_URL"], "rediss://default:xxxxx@redis.example.org:6380/2"; got != want {
 		t.Errorf("Redacted Redis URL = %q, want %q", got, want)
+	}
+	if c.AdminToken != testAdminToken || r["NUDGE_ADMIN_TOKEN"] != "[redacted]" {
+		t.Errorf("admin token %q shows as %q", c.AdminToken, r["NUDGE_ADMIN_TOKEN"])
 	}
 	if r["NUDGE_SECRET"] != "[redacted]" || r["NUDGE_SMTP_PASSWORD"] != "[redacted]" || r["NUDGE_SMTP_HOST"] != "smtp.example.org" {
 		t.Errorf("Redacted = %v", r)

@@ -46,6 +46,7 @@ func (c Config) Redacted() map[string]string {
 		varDKIMSelector:      c.DKIM.Selector,
 		varDKIMKey:           "",
 		varDKIMKeyFile:       c.DKIM.KeyFile,
+		varAdminToken:        c.AdminToken.String(),
 	}
 	if c.DKIMEnabled() && c.DKIM.KeyFile == "" {
 		m[varDKIMKey] = c.DKIM.Key.String()

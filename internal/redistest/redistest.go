@@ -47,6 +47,8 @@ const (
 	// DBCrash is the crash tests' own: they flush it and run real worker
 	// processes on it, which would take any other test's tasks.
 	DBCrash = 12
+	// DBAdmin serves the admin pages' tests (asynqmon reading real queues).
+	DBAdmin = 15
 )
 
 // Main runs a package's tests against database db: it checks that Redis
