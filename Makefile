@@ -1,5 +1,8 @@
-# The README's test command is `make test`. It needs a Redis on
-# 127.0.0.1:6379 (NUDGE_TEST_REDIS_ADDR overrides); .ci/run starts one.
+# The README's test command is `make test`. It brings what the tests need:
+# mailpit (tools), then scripts/test-env starts a throwaway Redis on
+# 127.0.0.1:6379 when none answers there (NUDGE_TEST_REDIS_ADDR overrides),
+# installs redis-server and Chromium with apt-get when they are missing (as
+# root), runs the tests and stops the Redis it started.
 GO ?= go
 
 # mailpit measures the email layout's HTML compatibility in
@@ -12,7 +15,7 @@ tools:
 	command -v mailpit || test -x "$$($(GO) env GOPATH)/bin/mailpit" || $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
 test: tools
-	$(GO) test -race -count=1 -timeout 20m ./...
+	scripts/test-env $(GO) test -race -count=1 -timeout 20m ./...
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
