@@ -118,6 +118,9 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (_ *Ap
 		checkRedisSettings(ctx, a.rdb, logger)
 	}
 	a.store = store.New(a.rdb, cfg.RedisPrefix)
+	if cfg.EmbeddedRedis() {
+		a.store.WithoutReplicas() // miniredis has no INFO replication to ask
+	}
 	a.queue = asynq.NewClientFromRedisClient(a.rdb)
 
 	if a.library, err = templates.LoadWithOverrides(templates.FS(), cfg.TemplatesDir); err != nil {

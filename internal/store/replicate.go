@@ -45,6 +45,7 @@ var ErrClaimNotReplicated = errors.New("no replica acknowledged the claim in tim
 // replication remembers how many replicas the primary had when last asked.
 // Its zero value is ready to use.
 type replication struct {
+	none      bool // set by WithoutReplicas: never ask
 	mu        sync.Mutex
 	checkedAt time.Time // wall clock: this is a cache, not a schedule
 	replicas  int
@@ -53,6 +54,9 @@ type replication struct {
 // connectedReplicas returns the primary's connected_slaves, read at most
 // once a replicaCheckEvery.
 func (r *replication) connectedReplicas(ctx context.Context, rdb redis.UniversalClient) (int, error) {
+	if r.none {
+		return 0, nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.checkedAt.IsZero() && time.Since(r.checkedAt) < replicaCheckEvery {
@@ -65,6 +69,16 @@ func (r *replication) connectedReplicas(ctx context.Context, rdb redis.Universal
 	r.replicas = parseConnectedReplicas(info)
 	r.checkedAt = time.Now()
 	return r.replicas, nil
+}
+
+// WithoutReplicas tells s that its Redis has no replicas and cannot have
+// any, so claims are never confirmed with WAIT and INFO replication is
+// never read: for the embedded Redis of a start with no configuration
+// (miniredis has no replication section). Call it before s is used; it
+// returns s.
+func (s *Store) WithoutReplicas() *Store {
+	s.repl.none = true
+	return s
 }
 
 // parseConnectedReplicas reads connected_slaves from INFO replication; 0
