@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nudgehq/nudge/internal/ack"
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/keyword"
 	"github.com/nudgehq/nudge/internal/notify"
@@ -97,6 +99,7 @@ func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
 func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (string, error) {
 	now := t.now()
 	m := keyword.Read(body)
+	t.count(m)
 	holders, routed, err := t.store.NumberHolders(ctx, from)
 	if err != nil {
 		return "", err
@@ -146,11 +149,14 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 			// Nothing of it is kept: no confirmed record holds the number.
 			return "", t.store.MarkInbound(ctx, sid)
 		}
+		if err := t.answer(ctx, target, m, now); err != nil {
+			return "", err
+		}
 		if err := t.keep(ctx, sid, target, m, body, now, false); err != nil {
 			return "", err
 		}
 		log.Info("reply kept")
-		return a.text(a.words.thanks), nil
+		return a.text("{sender}: ") + t.acknowledge(ctx, log, target, a.locale, m), nil
 	}
 }
 
@@ -270,6 +276,72 @@ func (t *Twilio) keep(ctx context.Context, sid string, sub domain.Subscriber, m 
 		})
 	}
 	return nil
+}
+
+// answer keeps a reply as the answer to the check-in or prompt last sent
+// to the record (a late reply still answers that one, never a newer one
+// that has not gone out), so the person's month and the clinic's score
+// series count it. A gratitude prompt takes no score: the whole text is the
+// note. A second answer to the same message replaces the first. A reply to
+// no known message (none sent yet) is kept as a reply only.
+func (t *Twilio) answer(ctx context.Context, sub domain.Subscriber, m keyword.Match, now time.Time) error {
+	if !store.ValidOccurrence(sub.LastNudge) {
+		return nil
+	}
+	a := store.Answer{Occurrence: sub.LastNudge, Channel: domain.SMS, AnsweredAt: now}
+	switch {
+	case a.Program() == domain.Gratitude && m.Kind == keyword.Rating:
+		a.Note = strings.TrimSpace(strconv.Itoa(m.Rating) + " " + m.Note)
+	case m.Kind == keyword.Rating:
+		a.Score, a.Note = m.Rating, m.Note
+	default:
+		a.Note = m.Note
+	}
+	if a.Score == 0 && store.CleanNote(a.Note) == "" {
+		return nil
+	}
+	err := t.store.RecordAnswer(ctx, sub.ID, a)
+	if domain.ErrorCode(err) == domain.ErrInvalid {
+		t.logger.Warn("reply not kept as an answer", "subscriber_id", sub.ID, "err", err)
+		return nil
+	}
+	return err
+}
+
+// acknowledge picks the words that answer a reply: they follow the score
+// and the note, and never repeat the last acknowledgement this person got.
+func (t *Twilio) acknowledge(ctx context.Context, log *slog.Logger, sub domain.Subscriber, locale string, m keyword.Match) string {
+	note, score := m.Note, m.Rating
+	if (store.Answer{Occurrence: sub.LastNudge}).Program() == domain.Gratitude {
+		score = 0
+	}
+	last, err := t.store.LastAck(ctx, sub.ID)
+	if err != nil {
+		log.Warn("load last acknowledgement", "err", err)
+		last = -1
+	}
+	text, index := ack.Pick(locale, score, note, last)
+	if err := t.store.SetLastAck(ctx, sub.ID, index); err != nil {
+		log.Warn("keep last acknowledgement", "err", err)
+	}
+	return text
+}
+
+// count counts an inbound text by what it was read as.
+func (t *Twilio) count(m keyword.Match) {
+	if t.metrics == nil {
+		return
+	}
+	switch {
+	case m.Distress:
+		t.metrics.Inbound("crisis")
+	case m.Kind == keyword.Rating:
+		t.metrics.Inbound("rating")
+	case m.Kind == keyword.Text:
+		t.metrics.Inbound("note")
+	default:
+		t.metrics.Inbound("keyword")
+	}
 }
 
 // emit raises a clinic's event. What it reports is done already, so a

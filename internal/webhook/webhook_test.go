@@ -130,13 +130,13 @@ func TestKeywords(t *testing.T) {
 				t.Errorf("paused until %s", got)
 			}
 		}},
-		{"4", "thanks", func(t *testing.T, b *bundle) {
+		{"4", "nudge: ", func(t *testing.T, b *bundle) {
 			r, _ := b.st.Replies(context.Background(), b.id)
 			if len(r) != 1 || r[0].Rating != 4 || r[0].Nudge != "weekly-checkin:2026-12-01" {
 				t.Errorf("replies = %+v", r)
 			}
 		}},
-		{"I walked with my neighbour today", "thanks", func(t *testing.T, b *bundle) {
+		{"I walked with my neighbour today", "nudge: ", func(t *testing.T, b *bundle) {
 			r, _ := b.st.Replies(context.Background(), b.id)
 			if len(r) != 1 || r[0].Text != "I walked with my neighbour today" || r[0].Rating != 0 {
 				t.Errorf("replies = %+v", r)
