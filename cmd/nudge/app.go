@@ -418,7 +418,8 @@ func (a *App) webHandler() (http.Handler, error) {
 	}
 	// Twilio's webhooks are signed server-to-server calls: they sit beside
 	// the browser routes, outside the cross-origin protection.
-	twilio := webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events()).WithCrisisLines(a.cfg.CrisisLines)
+	twilio := webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events()).WithCrisisLines(a.cfg.CrisisLines).
+		WithLinks(a.links, signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil))
 	if a.metrics != nil {
 		twilio = twilio.WithMetrics(a.metrics)
 	}

@@ -131,6 +131,8 @@ func (s *Server) Handler() http.Handler {
 	s.manageRoutes(mux)
 	s.answerRoutes(mux)
 	s.monthRoutes(mux)
+	mux.HandleFunc("GET /link/{token}", s.textLinkPage)
+	mux.HandleFunc("POST /link/{token}", s.textLinkOpen)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

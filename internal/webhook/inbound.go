@@ -2,8 +2,11 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -142,7 +145,12 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (str
 			return "", err
 		}
 		return a.text(strings.Replace(a.words.paused, "{date}", formatDate(until, target.TimeZone, a.locale), 1)), nil
-	case keyword.Help, keyword.Link:
+	case keyword.Link:
+		if !known || t.links == nil {
+			return a.help(), t.store.MarkInbound(ctx, sid)
+		}
+		return t.sendLink(ctx, log, sid, from, target, a)
+	case keyword.Help:
 		return a.help(), t.store.MarkInbound(ctx, sid)
 	default:
 		if !known {
@@ -276,6 +284,30 @@ func (t *Twilio) keep(ctx context.Context, sid string, sub domain.Subscriber, m 
 		})
 	}
 	return nil
+}
+
+// sendLink answers LINK from a confirmed number with a link that opens the
+// person's page once, within links.TextLinkTTL; each takes one text from
+// the number's budget (the one confirmation texts use), so a number cannot
+// be made to receive links without end.
+func (t *Twilio) sendLink(ctx context.Context, log *slog.Logger, sid, from string, target domain.Subscriber, a answerSet) (string, error) {
+	if t.budget != nil {
+		ok, err := t.budget.AllowNumber(ctx, from)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			log.Info("link refused: the number's budget is spent")
+			return a.text(a.words.linkLater), t.store.MarkInbound(ctx, sid)
+		}
+	}
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", fmt.Errorf("link nonce: %w", err)
+	}
+	link := t.links.TextLink(target.ID, hex.EncodeToString(nonce[:]))
+	log.Info("link sent")
+	return strings.Replace(a.text(a.words.link), "{link}", link, 1), t.store.MarkInbound(ctx, sid)
 }
 
 // answer keeps a reply as the answer to the check-in or prompt last sent
