@@ -30,19 +30,19 @@ func TestTheReplyLoopEndToEnd(t *testing.T) {
 
 	const texter, emailer = "+12015550123", "ines@example.org"
 	res, err := a.st.Signup(ctx, domain.Subscriber{FirstName: "Sam", Phone: texter, TimeZone: "America/New_York", Locale: "en",
-		Channels: []domain.Channel{domain.SMS}, SMSStatus: domain.SMSPending, CreatedAt: start.Add(-48 * time.Hour)}, schedules, store.ConsentEvent{})
+		Channels: []domain.Channel{domain.SMS}, SMSStatus: domain.SMSPending, CreatedAt: start.Add(-2 * time.Hour)}, schedules, store.ConsentEvent{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := a.st.ActivateBySMS(ctx, res.ID, start.Add(-24*time.Hour), next, store.ConsentEvent{}); err != nil || !ok {
+	if ok, err := a.st.ActivateBySMS(ctx, res.ID, start.Add(-time.Hour), next, store.ConsentEvent{}); err != nil || !ok {
 		t.Fatalf("activate the texter: %v %v", ok, err)
 	}
 	res, err = a.st.Signup(ctx, domain.Subscriber{FirstName: "Ines", Email: emailer, TimeZone: "America/New_York", Locale: "en",
-		Channels: []domain.Channel{domain.Email}, CreatedAt: start.Add(-48 * time.Hour)}, schedules, store.ConsentEvent{})
+		Channels: []domain.Channel{domain.Email}, CreatedAt: start.Add(-2 * time.Hour)}, schedules, store.ConsentEvent{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := a.st.Activate(ctx, res.ID, start.Add(-24*time.Hour), next, store.ConsentEvent{}); err != nil || !ok {
+	if ok, err := a.st.Activate(ctx, res.ID, start.Add(-time.Hour), next, store.ConsentEvent{}); err != nil || !ok {
 		t.Fatalf("activate the emailer: %v %v", ok, err)
 	}
 
