@@ -69,7 +69,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 	}
 	// The first nudge after a pause ran out says welcome back.
 	welcomeBack := !sub.PausedUntil.IsZero()
-	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week, WelcomeBack: welcomeBack, InviteAnswer: true}
+	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: week, WelcomeBack: welcomeBack, InviteAnswer: true, Country: countryOf(sub)}
 	if err := h.addMonth(ctx, &data, sub.ID, p.Program, now); err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (h *Handler) afterDistress(ctx context.Context, log *slog.Logger, sub domai
 	if err != nil {
 		return fmt.Errorf("load %s: %v: %w", templates.GentleCheckin, err, asynq.SkipRetry)
 	}
-	data := render.Data{FirstName: sub.FirstName, Locale: sub.Locale}
+	data := render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Country: countryOf(sub)}
 	occurrence := strconv.FormatInt(sub.DistressAt.Unix(), 10) + ":" + date
 	key := func(c domain.Channel) store.DeliveryKey {
 		return store.DeliveryKey{SubscriberID: sub.ID, Program: "system-gentle", Date: occurrence, Channel: c}

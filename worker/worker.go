@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/crisis"
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/email"
 	"github.com/nudgehq/nudge/internal/links"
@@ -178,13 +179,13 @@ func (h *Handler) SendConfirmation(ctx context.Context, t *asynq.Task) error {
 		return nil
 	}
 	// A clinic's client is asked in the clinic's name and neutral words.
-	name, data, from := templates.Confirm, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1}, h.d.From
+	name, data, from := templates.Confirm, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1, Country: countryOf(sub)}, h.d.From
 	if sub.Clinic != "" {
 		c, err := h.d.Store.Clinic(ctx, sub.Clinic)
 		if err != nil {
 			return err
 		}
-		name, data.Sender, data.SignOff, from = templates.ClinicConfirm, c.DisplayName, c.SignOff, h.fromClinic(c)
+		name, data.Sender, data.SignOff, data.ClinicCrisis, from = templates.ClinicConfirm, c.DisplayName, c.SignOff, c.CrisisText, h.fromClinic(c)
 	}
 	msg, err := h.d.Library.System(name, sub.Locale)
 	if err != nil {
@@ -231,7 +232,7 @@ func (h *Handler) SendNotice(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return fmt.Errorf("load %s message: %v: %w", p.Kind, err, asynq.SkipRetry)
 	}
-	out, err := h.d.Renderer.Email(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1}, render.Links{
+	out, err := h.d.Renderer.Email(msg, render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1, Country: countryOf(sub)}, render.Links{
 		Manage: h.d.Links.Manage(sub.ID), Unsubscribe: h.d.Links.Unsubscribe(sub.ID),
 	})
 	if err != nil {
@@ -418,4 +419,10 @@ func (h *Handler) release(ctx context.Context, key store.DeliveryKey) error {
 		return fmt.Errorf("release claim: %w", err)
 	}
 	return nil
+}
+
+// countryOf is the person's country for the crisis resources in an email's
+// footer: from the number, else the time zone.
+func countryOf(sub domain.Subscriber) string {
+	return crisis.CountryFor(sub.Phone, sub.TimeZone)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/nudgehq/nudge/internal/ratelimit"
 	"github.com/nudgehq/nudge/internal/redisconn"
 	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/internal/safety"
 	"github.com/nudgehq/nudge/internal/signuplimit"
 	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
@@ -127,7 +128,7 @@ func NewApp(cfg config.Config, now func() time.Time, logger *slog.Logger) (_ *Ap
 		return nil, fmt.Errorf("load message library (NUDGE_TEMPLATES_DIR): %w", err)
 	}
 	a.renderer = render.New(a.library, render.Options{
-		ServiceName: "nudge", PostalAddress: cfg.PostalAddress, CrisisLine: render.DefaultCrisisLines(),
+		ServiceName: "nudge", PostalAddress: cfg.PostalAddress, Crisis: cfg.CrisisLines,
 	})
 	if err := a.renderer.Check(); err != nil {
 		return nil, fmt.Errorf("check message library: %w", err)
@@ -389,6 +390,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		DefaultZone:   "UTC",
 		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
 		Metrics:       a.signupMetrics(),
+		Safety:        &safety.Responder{Store: a.store, Lines: a.cfg.CrisisLines, Events: a.events(), Now: a.now, Logger: a.logger},
 		Now:           a.now,
 		Logger:        a.logger,
 	})
@@ -427,7 +429,8 @@ func (a *App) webHandler() (http.Handler, error) {
 	}
 	// Twilio's webhooks are signed server-to-server calls: they sit beside
 	// the browser routes, outside the cross-origin protection.
-	twilio := webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events())
+	twilio := webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events()).WithCrisisLines(a.cfg.CrisisLines).
+		WithLinks(a.links, signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil))
 	if a.metrics != nil {
 		twilio = twilio.WithMetrics(a.metrics)
 	}

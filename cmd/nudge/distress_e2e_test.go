@@ -45,12 +45,12 @@ func confirmedTexter(t *testing.T, a *smsApp, phone, zone, locale string, next t
 	t.Helper()
 	ctx := context.Background()
 	res, err := a.st.Signup(ctx, domain.Subscriber{FirstName: "Sam", Phone: phone, TimeZone: zone, Locale: locale,
-		Channels: []domain.Channel{domain.SMS}, SMSStatus: domain.SMSPending, CreatedAt: a.clk.Now().Add(-48 * time.Hour)},
+		Channels: []domain.Channel{domain.SMS}, SMSStatus: domain.SMSPending, CreatedAt: a.clk.Now().Add(-2 * time.Hour)},
 		[]domain.Schedule{{Program: domain.WeeklyCheckin, Rule: "weekly:tue@18:30"}}, store.ConsentEvent{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := a.st.ActivateBySMS(ctx, res.ID, a.clk.Now().Add(-24*time.Hour), map[domain.Program]time.Time{domain.WeeklyCheckin: next}, store.ConsentEvent{}); err != nil || !ok {
+	if ok, err := a.st.ActivateBySMS(ctx, res.ID, a.clk.Now().Add(-time.Hour), map[domain.Program]time.Time{domain.WeeklyCheckin: next}, store.ConsentEvent{}); err != nil || !ok {
 		t.Fatalf("activate: %v %v", ok, err)
 	}
 	return res.ID

@@ -21,7 +21,7 @@ import (
 
 const (
 	// failoverSubscribers are due over failoverSpread seconds; every fourth
-	// also takes texts. The figure is 2,000 due within two
+	// also takes texts. The goal is 2,000 due within two
 	// minutes; 1,000 over 16 s exercise the same paths (planning, claims,
 	// sends in flight at the kill) on a shared 2-core machine in CI time.
 	failoverSubscribers = 1000

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/internal/clientip"
+	"github.com/nudgehq/nudge/internal/crisis"
 	"github.com/nudgehq/nudge/internal/redisconn"
 	"github.com/nudgehq/nudge/scheduler"
 )
@@ -166,6 +167,10 @@ type Config struct {
 	// Forwarded headers name the client (NUDGE_TRUSTED_PROXIES); none by
 	// default, and the headers are then ignored.
 	TrustedProxies []netip.Prefix
+	// CrisisLines are the crisis resources given per country and language
+	// (NUDGE_CRISIS_LINES: a JSON document or a file's path; empty: the
+	// built-in ones).
+	CrisisLines *crisis.Directory
 	// MetricsAddr is where /metrics listens (NUDGE_METRICS_ADDR), apart
 	// from the public HTTP server; empty: no metrics.
 	MetricsAddr string
@@ -253,6 +258,7 @@ const (
 	varDKIMKey           = "NUDGE_DKIM_PRIVATE_KEY"
 	varDKIMKeyFile       = "NUDGE_DKIM_PRIVATE_KEY_FILE"
 	varTrustedProxies    = "NUDGE_TRUSTED_PROXIES"
+	varCrisisLines       = "NUDGE_CRISIS_LINES"
 	varMetricsAddr       = "NUDGE_METRICS_ADDR"
 	varAdminToken        = "NUDGE_ADMIN_TOKEN"
 )
@@ -325,6 +331,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSCountries = l.countries()
 	c.SMSWindow = l.smsWindow()
 	c.TrustedProxies = l.trustedProxies()
+	c.CrisisLines = l.crisisLines()
 	c.MetricsAddr = l.listenAddr(varMetricsAddr, "")
 	// Port 0 asks for any free port: two such listeners never clash.
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr && !strings.HasSuffix(c.MetricsAddr, ":0") {
@@ -705,6 +712,17 @@ func (l *loader) trustedProxies() []netip.Prefix {
 		return nil
 	}
 	return p
+}
+
+// crisisLines reads NUDGE_CRISIS_LINES; every error names the entry at
+// fault.
+func (l *loader) crisisLines() *crisis.Directory {
+	d, err := crisis.ParseEnv(l.get(varCrisisLines))
+	if err != nil {
+		l.fail(varCrisisLines, "%v", err)
+		return crisis.Default()
+	}
+	return d
 }
 
 // countries reads NUDGE_SMS_COUNTRIES: comma-separated two-letter codes,

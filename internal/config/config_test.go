@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"github.com/nudgehq/nudge/internal/crisis"
 	"github.com/nudgehq/nudge/scheduler"
 	"log/slog"
 	"net/mail"
@@ -95,8 +96,11 @@ func TestLoadDefaults(t *testing.T) {
 		SMSCountries:      []string{"US"},
 		SMSWindow:         scheduler.DefaultSMSWindow,
 	}
-	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Config{}, "Warnings", "CrisisLines")); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	if got.CrisisLines == nil || got.CrisisLines.SMS("MX", "es") != crisis.Default().SMS("MX", "es") {
+		t.Errorf("crisis lines are not the built-in ones: %v", got.CrisisLines)
 	}
 	if !got.EmbeddedRedis() || !got.DevOutbox() || got.Production() || got.SMSEnabled() || !got.SMSOutbox() {
 		t.Errorf("EmbeddedRedis=%v DevOutbox=%v Production=%v SMSEnabled=%v SMSOutbox=%v",
@@ -252,6 +256,8 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_EMAIL_RATE", "-1", "is not a rate"},
 		{"NUDGE_SMS_RATE", "NaN", "is not a rate"},
 		{"NUDGE_SMS_RATE", "fast", "is not a rate"},
+		{"NUDGE_CRISIS_LINES", `{"FR": {"en": {"sms": "Appelez le 3114 (número)"}}}`, "FR"},
+		{"NUDGE_CRISIS_LINES", "/nonexistent/crisis.json", "crisis lines file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.variable+"="+tc.value, func(t *testing.T) {
@@ -499,6 +505,26 @@ func TestLoadSMSCountriesAndWindow(t *testing.T) {
 	for name, v := range map[string]string{"NUDGE_SMS_COUNTRIES": "USA", "NUDGE_SMS_WINDOW": "06:00-23:00"} {
 		if _, err := Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%q: err = %v, want one naming the variable", name, v, err)
+		}
+	}
+}
+
+func TestLoadCrisisLines(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "crisis.json")
+	if err := os.WriteFile(path, []byte(`{"FR": {"en": {"sms": "Call 3114 now (France)."}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{`{"FR": {"en": {"sms": "Call 3114 now (France)."}}}`, path} {
+		got, err := Load(env(map[string]string{"NUDGE_CRISIS_LINES": v}))
+		if err != nil {
+			t.Fatalf("Load(%s) = %v", v, err)
+		}
+		if s := got.CrisisLines.SMS("FR", "en"); s != "Call 3114 now (France)." {
+			t.Errorf("%s: France gets %q", v, s)
+		}
+		if got.CrisisLines.SMS("US", "en") != crisis.Default().SMS("US", "en") {
+			t.Errorf("%s: the built-in lines of other countries are lost", v)
 		}
 	}
 }

@@ -16,6 +16,9 @@ const (
 	ConfirmTTL     = 7 * 24 * time.Hour
 	ManageTTL      = 400 * 24 * time.Hour
 	UnsubscribeTTL = 2 * 365 * 24 * time.Hour
+	// TextLinkTTL is how long a link sent in answer to LINK works, and
+	// how long the manage page it opens stays open.
+	TextLinkTTL = 30 * time.Minute
 )
 
 // Builder makes links for one base URL.
@@ -47,6 +50,22 @@ func (b *Builder) Manage(id string) string {
 // Unsubscribe is the footer link and the RFC 8058 one-click URL.
 func (b *Builder) Unsubscribe(id string) string {
 	return b.link("/unsubscribe/", token.Unsubscribe, id, UnsubscribeTTL)
+}
+
+// TextLink is the link a text of LINK is answered with: it opens the
+// manage page once (nonce names the use), within TextLinkTTL.
+func (b *Builder) TextLink(id, nonce string) string {
+	return b.link("/link/", token.TextLink, TextLinkSubject(id, nonce), TextLinkTTL)
+}
+
+// TextLinkSubject is the signed subject of a text link.
+func TextLinkSubject(id, nonce string) string { return id + "." + nonce }
+
+// ParseTextLinkSubject splits a text link's subject into the subscriber
+// and the nonce.
+func ParseTextLinkSubject(subject string) (id, nonce string, ok bool) {
+	id, nonce, ok = strings.Cut(subject, ".")
+	return id, nonce, ok && id != "" && nonce != ""
 }
 
 // StatusCallback is where Twilio reports what became of each text.

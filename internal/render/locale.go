@@ -21,6 +21,8 @@ type labels struct {
 	// for the first name; noteFrom is its subject, nameMark standing for
 	// the sender. Both are neutral: nothing says what the clinic does.
 	greeting, noteFrom string
+	// notMonitored opens the footer's crisis line.
+	notMonitored string
 }
 
 // labelsFor returns the labels of locale's language, English by default.
@@ -29,9 +31,10 @@ func labelsFor(locale string) labels {
 	switch lang {
 	case "es":
 		return labels{
-			manage:      "Gestionar tus mensajes",
-			unsubscribe: "Cancelar la suscripción",
-			buttonHint:  "Si el botón no funciona, copia este enlace en tu navegador:",
+			manage:       "Gestionar tus mensajes",
+			notMonitored: "Nadie supervisa nudge en tiempo real.",
+			unsubscribe:  "Cancelar la suscripción",
+			buttonHint:   "Si el botón no funciona, copia este enlace en tu navegador:",
 			// Twilio and the carriers act on the English keywords whatever
 			// the language of the message.
 			optOut:      "Responde STOP para darte de baja, HELP para ayuda.",
@@ -42,16 +45,17 @@ func labelsFor(locale string) labels {
 		}
 	default:
 		return labels{
-			manage:      "Manage your messages",
-			unsubscribe: "Unsubscribe",
-			buttonHint:  "If the button doesn't work, copy this link into your browser:",
-			optOut:      "Reply STOP to opt out, HELP for help.",
-			welcomeBack: "Welcome back. We'll pick up where we left off.",
-			smsWelcome:  "Welcome back! ",
-			greetings:   []string{"hi", "hello", "hey"},
-			there:       "there",
-			greeting:    "Hi " + nameMark + ",",
-			noteFrom:    "A note from " + nameMark,
+			manage:       "Manage your messages",
+			notMonitored: "nudge is not monitored.",
+			unsubscribe:  "Unsubscribe",
+			buttonHint:   "If the button doesn't work, copy this link into your browser:",
+			optOut:       "Reply STOP to opt out, HELP for help.",
+			welcomeBack:  "Welcome back. We'll pick up where we left off.",
+			smsWelcome:   "Welcome back! ",
+			greetings:    []string{"hi", "hello", "hey"},
+			there:        "there",
+			greeting:     "Hi " + nameMark + ",",
+			noteFrom:     "A note from " + nameMark,
 		}
 	}
 }

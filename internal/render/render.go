@@ -42,6 +42,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/nudgehq/nudge/internal/crisis"
 	"github.com/nudgehq/nudge/internal/review"
 	"github.com/nudgehq/nudge/templates"
 )
@@ -75,8 +76,11 @@ type Options struct {
 	// PostalAddress goes in every email footer; line breaks are kept.
 	PostalAddress string
 	// CrisisLine is the crisis-resource line of every email footer, per
-	// locale ("en", "es"); a locale without one uses "en".
+	// locale ("en", "es"); a locale without one uses "en". Crisis, when
+	// set, is used instead: the footer then names the resources of the
+	// person's country (Data.Country) in the message's language.
 	CrisisLine map[string]string
+	Crisis     *crisis.Directory
 }
 
 // DefaultCrisisLines returns the crisis-resource lines nudge ships with.
@@ -107,6 +111,12 @@ type Data struct {
 	// InviteAnswer makes a check-in or gratitude message invite an answer
 	// (see answer.go): the worker sets it for every nudge it sends.
 	InviteAnswer bool
+	// Country is the person's country (crisis.CountryFor), for the crisis
+	// resources in the footer; "" gives the advice for anywhere.
+	Country string
+	// ClinicCrisis is a clinic's own crisis line, added to the footer of
+	// its clients' emails.
+	ClinicCrisis string
 	// Month, when set, opens a monthly review with the subscriber's month
 	// in numbers (see month.go).
 	Month *review.Summary
@@ -243,7 +253,7 @@ func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links,
 		Unsubscribe:      l.Unsubscribe,
 		UnsubscribeLabel: lb.unsubscribe,
 		Address:          addressLines(r.opts.PostalAddress),
-		Crisis:           r.crisisLine(locale),
+		Crisis:           r.crisisLine(locale, d),
 		Invite:           extra.invite,
 		Month:            extra.month,
 	}
@@ -348,15 +358,26 @@ func messageLocale(m *templates.Message, d Data) string {
 	return templates.Fallback
 }
 
-// crisisLine returns the crisis line for locale, its language or English.
-func (r *Renderer) crisisLine(locale string) string {
+// crisisLine returns the footer's crisis line: with a directory, the
+// resources of the person's country in the message's language; without,
+// the line for locale, its language or English. A clinic's own line follows.
+func (r *Renderer) crisisLine(locale string, d Data) string {
 	lang, _, _ := strings.Cut(locale, "-")
-	for _, k := range []string{locale, lang, templates.Fallback} {
-		if s := strings.TrimSpace(r.opts.CrisisLine[k]); s != "" {
-			return s
+	line := ""
+	if r.opts.Crisis != nil {
+		line = labelsFor(locale).notMonitored + " " + r.opts.Crisis.Email(d.Country, lang)
+	} else {
+		for _, k := range []string{locale, lang, templates.Fallback} {
+			if s := strings.TrimSpace(r.opts.CrisisLine[k]); s != "" {
+				line = s
+				break
+			}
 		}
 	}
-	return ""
+	if c := cleanText(d.ClinicCrisis, maxOwnTextLen); c != "" {
+		line = strings.TrimSpace(line + " " + c)
+	}
+	return line
 }
 
 func addressLines(s string) []string {

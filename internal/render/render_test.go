@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/nudgehq/nudge/internal/crisis"
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/templates"
 )
@@ -667,6 +668,43 @@ func TestWelcomeBackAfterAPause(t *testing.T) {
 		sms, err := r.SMS(m, Data{FirstName: "Ana", WelcomeBack: true}, FooterNone)
 		if err != nil || sms != tt.sms {
 			t.Errorf("%s: sms = %q, %v; want %q", tt.locale, sms, err, tt.sms)
+		}
+	}
+}
+
+// With a crisis directory, every email's footer names the resources of the
+// person's country in the message's language, and a clinic's own line.
+func TestFooterNamesTheCountrysCrisisLines(t *testing.T) {
+	lib := testLibrary(t, nil)
+	r := New(lib, Options{ServiceName: "nudge", PostalAddress: "1 Main St", Crisis: crisis.Default()})
+	for _, tt := range []struct {
+		locale, country, clinic string
+		want, not               []string
+	}{
+		{"en", "US", "", []string{"nudge is not monitored.", "988"}, []string{"024", "116 123"}},
+		{"en", "GB", "", []string{"116 123", "999"}, []string{"988"}},
+		{"es", "ES", "", []string{"Nadie supervisa nudge", "024", "112"}, []string{"988"}},
+		{"es", "MX", "", []string{"800 911 2000"}, []string{"988", "024"}},
+		{"es", "US", "", []string{"988", "marca 2"}, []string{"024"}},
+		{"en", "", "", []string{"local emergency number"}, []string{"988"}},
+		{"en", "US", "Riverside after hours: 555 0199.", []string{"988", "Riverside after hours: 555 0199."}, nil},
+	} {
+		e, err := r.Email(pick(t, lib, domain.WeeklyCheckin, tt.locale), Data{FirstName: "Sam", Locale: tt.locale, Country: tt.country, ClinicCrisis: tt.clinic}, testLinks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range []string{e.Text, e.HTML} {
+			part = strings.Join(strings.Fields(part), " ") // the text part wraps lines
+			for _, w := range tt.want {
+				if !strings.Contains(part, w) {
+					t.Errorf("%s/%s: footer lacks %q", tt.locale, tt.country, w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(part, w) {
+					t.Errorf("%s/%s: footer names %q", tt.locale, tt.country, w)
+				}
+			}
 		}
 	}
 }

@@ -232,7 +232,7 @@ func TestSendOutcomes(t *testing.T) {
 	}
 }
 
-// The sequence: three 429s, then a 201; each 429 is Temporary.
+// The sequence under test: three 429s, then a 201; each 429 is Temporary.
 func TestRetryAfterTooManyRequests(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

@@ -49,6 +49,8 @@ const (
 	Manage      Purpose = "manage"
 	Unsubscribe Purpose = "unsub"
 	Rate        Purpose = "rate"
+	// TextLink opens the manage page once, from a text (LINK).
+	TextLink Purpose = "textlink"
 )
 
 // Errors Verify returns.

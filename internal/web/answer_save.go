@@ -8,6 +8,8 @@ import (
 
 	"github.com/nudgehq/nudge/internal/ack"
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/keyword"
+	"github.com/nudgehq/nudge/internal/safety"
 	"github.com/nudgehq/nudge/internal/store"
 )
 
@@ -52,6 +54,10 @@ func (s *Server) answerSave(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnprocessableEntity, l.locale, "answer", v)
 		return
 	}
+	if m := keyword.Read(note); m.Distress {
+		s.answerInDistress(w, r, l, score, note, m.Rule)
+		return
+	}
 	a := store.Answer{Occurrence: l.occurrence, Score: score, Note: note, Channel: domain.Email, AnsweredAt: s.d.Now()}
 	if err := s.d.Store.RecordAnswer(r.Context(), l.sub.ID, a); err != nil {
 		if domain.ErrorCode(err) == domain.ErrNotFound {
@@ -73,4 +79,42 @@ func (s *Server) answerSave(w http.ResponseWriter, r *http.Request) {
 	v := s.answerView(r, l, score, note)
 	v.Saved, v.Score, v.Ack = true, score, text
 	s.render(w, http.StatusOK, l.locale, "answer", v)
+}
+
+// answerInDistress answers a note that reads as distress the way a text in
+// distress is answered: at once, with the crisis resources of the person's
+// country in their language, and their nudges held (internal/safety). The
+// note is not kept as an answer (the monthly review would quote it back).
+func (s *Server) answerInDistress(w http.ResponseWriter, r *http.Request, l answerLink, score int, note, rule string) {
+	clinicText := ""
+	if l.sub.Clinic != "" {
+		c, err := s.d.Store.Clinic(r.Context(), l.sub.Clinic)
+		if err != nil {
+			s.internalError(w, r, l.locale, err)
+			return
+		}
+		clinicText = c.CrisisText
+	}
+	safe := s.safety()
+	help := safe.HelpFor(l.sub.Phone, l.sub.TimeZone, l.locale, clinicText)
+	if err := safe.Hold(r.Context(), l.sub, domain.Email, rule, help, ""); err != nil {
+		if domain.ErrorCode(err) == domain.ErrNotFound {
+			s.badLink(w, r, err)
+			return
+		}
+		s.internalError(w, r, l.locale, err)
+		return
+	}
+	v := s.answerView(r, l, score, note)
+	v.Crisis = help.Email
+	s.render(w, http.StatusOK, l.locale, "answer", v)
+}
+
+// safety is the responder to distress: the one in Deps, or one on Store
+// with the built-in crisis resources.
+func (s *Server) safety() *safety.Responder {
+	if s.d.Safety != nil {
+		return s.d.Safety
+	}
+	return &safety.Responder{Store: s.d.Store, Now: s.d.Now, Logger: s.d.Logger}
 }

@@ -53,6 +53,9 @@ type answerPage struct {
 	Saved bool
 	Score int
 	Ack   string
+	// Crisis, when the note read as distress: where to turn now. The
+	// answer is then not saved and the nudges are held.
+	Crisis string
 }
 
 // answerSubject verifies an answer link and loads its subscriber. On a bad

@@ -161,3 +161,46 @@ func TestGratitudeAnswerIsALineInSpanish(t *testing.T) {
 		t.Fatalf("answers = %+v", got)
 	}
 }
+
+// A note in distress on the answer page gets what a text in distress gets:
+// at once, the crisis resources of the person's country in their language,
+// and their nudges held. The note is not kept as an answer.
+func TestADistressNoteGetsHelpAndHoldsTheNudges(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		form   url.Values
+		note   string
+		want   []string
+		notWhy string
+	}{
+		{"New York, English", url.Values{"tz": {"America/New_York"}}, "honestly I want to kill myself", []string{"988", "Thank you for telling us"}, "024"},
+		{"Madrid, Spanish", url.Values{"tz": {"Europe/Madrid"}, "locale": {"es"}}, "ya no aguanto, me quiero morir", []string{"024", "112", "Gracias por contárnoslo", `lang="es"`}, "988"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t)
+			id, _ := b.confirmed(t, tt.form)
+			res := b.send(t, "POST", b.answerPath(id, "weekly-checkin:2026-11-24", 1), url.Values{"score": {"1"}, "note": {tt.note}}, nil)
+			if res.code != 200 {
+				t.Fatalf("POST = %d:\n%s", res.code, res.body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(res.body, w) {
+					t.Errorf("page lacks %q:\n%s", w, res.body)
+				}
+			}
+			if strings.Contains(res.body, tt.notWhy) || strings.Contains(res.body, `role="status"`) {
+				t.Errorf("page names another country's line or says the answer was saved:\n%s", res.body)
+			}
+			sub, err := b.st.Subscriber(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sub.DistressAt.IsZero() || !sub.PausedUntil.After(b.now) {
+				t.Errorf("nudges not held: distress at %v, paused until %v", sub.DistressAt, sub.PausedUntil)
+			}
+			if got := b.answers(t, id); len(got) != 0 {
+				t.Errorf("the note in distress was kept as an answer: %+v", got)
+			}
+		})
+	}
+}

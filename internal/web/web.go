@@ -24,6 +24,7 @@ import (
 	"github.com/nudgehq/nudge/internal/httproute"
 	"github.com/nudgehq/nudge/internal/outbox"
 	"github.com/nudgehq/nudge/internal/phone"
+	"github.com/nudgehq/nudge/internal/safety"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
 	"github.com/nudgehq/nudge/internal/token"
@@ -57,6 +58,9 @@ type Deps struct {
 	// erasure; nil builds one on Store, with the default SMS window and an
 	// asynq inspector on Store's Redis.
 	Manage *subscription.Manager
+	// Safety answers distress in a note on the answer page; nil: one on
+	// Store with the built-in crisis resources.
+	Safety *safety.Responder
 	// Metrics, when set, counts signup posts by channel and outcome.
 	Metrics SignupMetrics
 	// Ready reports whether the service can do its work (Redis answers).
@@ -127,6 +131,8 @@ func (s *Server) Handler() http.Handler {
 	s.manageRoutes(mux)
 	s.answerRoutes(mux)
 	s.monthRoutes(mux)
+	mux.HandleFunc("GET /link/{token}", s.textLinkPage)
+	mux.HandleFunc("POST /link/{token}", s.textLinkOpen)
 	mux.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
 	mux.HandleFunc("POST /unsubscribe/{token}", s.unsubscribe)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -97,30 +97,32 @@ func spanish(body string) bool {
 // replyWords are the texts nudge sends back, GSM-7 only, the sender first.
 // They never name a topic that a lock screen could give away.
 type replyWords struct {
-	stopped, started, help, notMonitored, paused, thanks, unknown, crisis, crisisPaused string
+	stopped, started, help, notMonitored, paused, unknown, link, linkLater, crisis, crisisPaused string
 }
 
 var replies = map[string]replyWords{
 	"en": {
 		stopped:      "{sender}: you will get no more texts from us. Reply START to turn them back on.",
-		started:      "{sender}: texts are on. Reply STOP to stop, HELP for help.",
+		started:      "{sender}: texts are on. Reply STOP to stop, HELP for help, LINK for your settings page.",
+		link:         "{sender}: your page, for the next 30 minutes (it opens once): {link}",
+		linkLater:    "{sender}: we sent this number several links already. Text LINK again tomorrow.",
 		help:         "{sender}: short weekly prompts for keeping in touch. Reply STOP to stop, PAUSE for a 2-week break.",
 		notMonitored: "No one reads this number. In a crisis:",
 		paused:       "{sender}: paused until {date}. Reply START to resume sooner.",
-		thanks:       "{sender}: thanks, noted.",
 		unknown:      "nudge: we do not have this number. Reply HELP for help.",
 		crisis:       "{sender}: thank you for telling us. No one reads this number, so if you are in danger or might hurt yourself, please reach out now.",
 		crisisPaused: "We paused your messages; reply START when you want them back.",
 	},
 	"es": {
 		stopped:      "{sender}: no te enviaremos mas mensajes. Responde START para volver a recibirlos.",
-		started:      "{sender}: mensajes activados. Responde BAJA para dejarlos, AYUDA para ayuda.",
+		started:      "{sender}: mensajes activados. Responde BAJA para dejarlos, AYUDA para ayuda, ENLACE para tu pagina.",
+		link:         "{sender}: tu pagina, durante los proximos 30 minutos (se abre una vez): {link}",
+		linkLater:    "{sender}: ya enviamos varios enlaces a este numero. Escribe ENLACE otra vez mañana.",
 		help:         "{sender}: mensajes breves cada semana para no perder el contacto. Responde BAJA para dejarlos, PAUSA para 2 semanas de pausa.",
 		notMonitored: "Nadie lee este numero. En una crisis:",
 		paused:       "{sender}: en pausa hasta el {date}. Responde START para volver antes.",
-		thanks:       "{sender}: gracias, anotado.",
 		unknown:      "nudge: no tenemos este numero. Responde AYUDA para ayuda.",
-		crisis:       "{sender}: gracias por contarnoslo. Nadie lee este numero; si estas en peligro o podrias hacerte dano, busca ayuda ahora.",
+		crisis:       "{sender}: gracias por contarnoslo. Nadie lee este numero; si estas en peligro o podrias hacerte daño, busca ayuda ahora.",
 		crisisPaused: "Pausamos tus mensajes; responde START cuando quieras volver a recibirlos.",
 	},
 }

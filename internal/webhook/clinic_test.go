@@ -93,7 +93,7 @@ func TestReplyGoesToTheRecordThatLastTextedTheNumber(t *testing.T) {
 	if err := b.st.MarkLastNudge(ctx, clientID, domain.BetweenSession, "p1|0"); err != nil {
 		t.Fatal(err)
 	}
-	if code, twiml := b.text(t, phone, "Called my sister, it went well"); code != 200 || !strings.Contains(twiml, "thanks") {
+	if code, twiml := b.text(t, phone, "Called my sister, it went well"); code != 200 || !strings.Contains(twiml, "<Message>Riverside: ") {
 		t.Fatalf("reply: %d %s", code, twiml)
 	}
 	if r, _ := b.st.Replies(ctx, clientID); len(r) != 1 || r[0].Text != "Called my sister, it went well" {

@@ -2,14 +2,19 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nudgehq/nudge/internal/ack"
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/keyword"
 	"github.com/nudgehq/nudge/internal/notify"
@@ -67,8 +72,7 @@ func (t *Twilio) inbound(w http.ResponseWriter, r *http.Request) {
 			t.logger.Warn("could not unlock an inbound message", "sid", sid, "err", err)
 		}
 	}()
-	m := keyword.Read(body)
-	reply, err := t.handleInbound(ctx, sid, from, body, m)
+	reply, err := t.handleInbound(ctx, sid, from, body)
 	if errors.Is(err, store.ErrInboundHandled) {
 		t.logger.Info("inbound repeated", "sid", sid)
 		twiml(w, "")
@@ -78,26 +82,7 @@ func (t *Twilio) inbound(w http.ResponseWriter, r *http.Request) {
 		t.fail(w, "handle inbound", err)
 		return
 	}
-	t.count(m)
 	twiml(w, reply)
-}
-
-// count adds a text handled for the first time to the inbound metric, by
-// what it was read as: crisis, rating, note or keyword.
-func (t *Twilio) count(m keyword.Match) {
-	if t.metrics == nil {
-		return
-	}
-	switch {
-	case m.Distress:
-		t.metrics.Inbound("crisis")
-	case m.Kind == keyword.Rating:
-		t.metrics.Inbound("rating")
-	case m.Kind == keyword.Text:
-		t.metrics.Inbound("note")
-	default:
-		t.metrics.Inbound("keyword")
-	}
 }
 
 func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
@@ -105,8 +90,7 @@ func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
 	http.Error(w, "try again", http.StatusServiceUnavailable)
 }
 
-// handleInbound acts on one message, read as m, and returns the reply text
-// ("" for none).
+// handleInbound acts on one message and returns the reply text ("" for none).
 //
 // A number proves nothing until its owner answers YES (see store/route.go):
 // a reply, rating, PAUSE or distress pause reaches only a record whose texts
@@ -115,8 +99,10 @@ func (t *Twilio) fail(w http.ResponseWriter, what string, err error) {
 // back on texts the owner had confirmed, then stopped); STOP reaches every
 // record naming the number. Anyone gets the answer to HELP and to distress,
 // which reveal nothing about anybody.
-func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string, m keyword.Match) (string, error) {
+func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string) (string, error) {
 	now := t.now()
+	m := keyword.Read(body)
+	t.count(m)
 	holders, routed, err := t.store.NumberHolders(ctx, from)
 	if err != nil {
 		return "", err
@@ -159,18 +145,26 @@ func (t *Twilio) handleInbound(ctx context.Context, sid, from, body string, m ke
 			return "", err
 		}
 		return a.text(strings.Replace(a.words.paused, "{date}", formatDate(until, target.TimeZone, a.locale), 1)), nil
-	case keyword.Help, keyword.Link:
+	case keyword.Link:
+		if !known || t.links == nil {
+			return a.help(), t.store.MarkInbound(ctx, sid)
+		}
+		return t.sendLink(ctx, log, sid, from, target, a)
+	case keyword.Help:
 		return a.help(), t.store.MarkInbound(ctx, sid)
 	default:
 		if !known {
 			// Nothing of it is kept: no confirmed record holds the number.
 			return "", t.store.MarkInbound(ctx, sid)
 		}
+		if err := t.answer(ctx, target, m, now); err != nil {
+			return "", err
+		}
 		if err := t.keep(ctx, sid, target, m, body, now, false); err != nil {
 			return "", err
 		}
 		log.Info("reply kept")
-		return a.text(a.words.thanks), nil
+		return a.text("{sender}: ") + t.acknowledge(ctx, log, target, a.locale, m), nil
 	}
 }
 
@@ -290,6 +284,96 @@ func (t *Twilio) keep(ctx context.Context, sid string, sub domain.Subscriber, m 
 		})
 	}
 	return nil
+}
+
+// sendLink answers LINK from a confirmed number with a link that opens the
+// person's page once, within links.TextLinkTTL; each takes one text from
+// the number's budget (the one confirmation texts use), so a number cannot
+// be made to receive links without end.
+func (t *Twilio) sendLink(ctx context.Context, log *slog.Logger, sid, from string, target domain.Subscriber, a answerSet) (string, error) {
+	if t.budget != nil {
+		ok, err := t.budget.AllowNumber(ctx, from)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			log.Info("link refused: the number's budget is spent")
+			return a.text(a.words.linkLater), t.store.MarkInbound(ctx, sid)
+		}
+	}
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", fmt.Errorf("link nonce: %w", err)
+	}
+	link := t.links.TextLink(target.ID, hex.EncodeToString(nonce[:]))
+	log.Info("link sent")
+	return strings.Replace(a.text(a.words.link), "{link}", link, 1), t.store.MarkInbound(ctx, sid)
+}
+
+// answer keeps a reply as the answer to the check-in or prompt last sent
+// to the record (a late reply still answers that one, never a newer one
+// that has not gone out), so the person's month and the clinic's score
+// series count it. A gratitude prompt takes no score: the whole text is the
+// note. A second answer to the same message replaces the first. A reply to
+// no known message (none sent yet) is kept as a reply only.
+func (t *Twilio) answer(ctx context.Context, sub domain.Subscriber, m keyword.Match, now time.Time) error {
+	if !store.ValidOccurrence(sub.LastNudge) {
+		return nil
+	}
+	a := store.Answer{Occurrence: sub.LastNudge, Channel: domain.SMS, AnsweredAt: now}
+	switch {
+	case a.Program() == domain.Gratitude && m.Kind == keyword.Rating:
+		a.Note = strings.TrimSpace(strconv.Itoa(m.Rating) + " " + m.Note)
+	case m.Kind == keyword.Rating:
+		a.Score, a.Note = m.Rating, m.Note
+	default:
+		a.Note = m.Note
+	}
+	if a.Score == 0 && store.CleanNote(a.Note) == "" {
+		return nil
+	}
+	err := t.store.RecordAnswer(ctx, sub.ID, a)
+	if domain.ErrorCode(err) == domain.ErrInvalid {
+		t.logger.Warn("reply not kept as an answer", "subscriber_id", sub.ID, "err", err)
+		return nil
+	}
+	return err
+}
+
+// acknowledge picks the words that answer a reply: they follow the score
+// and the note, and never repeat the last acknowledgement this person got.
+func (t *Twilio) acknowledge(ctx context.Context, log *slog.Logger, sub domain.Subscriber, locale string, m keyword.Match) string {
+	note, score := m.Note, m.Rating
+	if (store.Answer{Occurrence: sub.LastNudge}).Program() == domain.Gratitude {
+		score = 0
+	}
+	last, err := t.store.LastAck(ctx, sub.ID)
+	if err != nil {
+		log.Warn("load last acknowledgement", "err", err)
+		last = -1
+	}
+	text, index := ack.Pick(locale, score, note, last)
+	if err := t.store.SetLastAck(ctx, sub.ID, index); err != nil {
+		log.Warn("keep last acknowledgement", "err", err)
+	}
+	return text
+}
+
+// count counts an inbound text by what it was read as.
+func (t *Twilio) count(m keyword.Match) {
+	if t.metrics == nil {
+		return
+	}
+	switch {
+	case m.Distress:
+		t.metrics.Inbound("crisis")
+	case m.Kind == keyword.Rating:
+		t.metrics.Inbound("rating")
+	case m.Kind == keyword.Text:
+		t.metrics.Inbound("note")
+	default:
+		t.metrics.Inbound("keyword")
+	}
 }
 
 // emit raises a clinic's event. What it reports is done already, so a

@@ -123,7 +123,7 @@ func TestAClinicsClientIsAnsweredInTheClinicsName(t *testing.T) {
 	for _, tt := range []struct{ body, want string }{
 		{"HELP", "Riverside: short weekly prompts"},
 		{"PAUSE", "Riverside: paused until"},
-		{"a note", "Riverside: thanks, noted."},
+		{"a note", "<Message>Riverside: "},
 		{"STOP NOW!", "Riverside: you will get no more texts"},
 	} {
 		body, want := tt.body, tt.want

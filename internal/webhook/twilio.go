@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/internal/crisis"
+	"github.com/nudgehq/nudge/internal/links"
 	"github.com/nudgehq/nudge/internal/safety"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/twilio/twilio-go/client"
@@ -41,6 +42,23 @@ type Twilio struct {
 	events    Notifier          // nil: no clinic events
 	lines     *crisis.Directory // nil: the built-in crisis resources
 	metrics   InboundMetrics    // nil: inbound texts not counted
+	links     *links.Builder    // nil: LINK is answered like HELP
+	budget    NumberBudget      // nil: no budget for links sent by text
+}
+
+// NumberBudget takes one text with a link from a number's budget, the one
+// confirmation texts use (signuplimit.Limits satisfies it).
+type NumberBudget interface {
+	AllowNumber(ctx context.Context, phone string) (bool, error)
+}
+
+// WithLinks returns a copy of t that answers LINK (MANAGE, ENLACE) from a
+// confirmed number with a single-use, short-lived link to the person's
+// page, each taken from the number's budget.
+func (t *Twilio) WithLinks(b *links.Builder, budget NumberBudget) *Twilio {
+	c := *t
+	c.links, c.budget = b, budget
+	return &c
 }
 
 // InboundMetrics counts received texts by what they were read as

@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/links"
 	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/redistest"
+	"github.com/nudgehq/nudge/internal/signuplimit"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/subscription"
+	"github.com/nudgehq/nudge/internal/token"
 	"github.com/nudgehq/nudge/internal/twiliotest"
 	"github.com/nudgehq/nudge/internal/webhook"
 	"github.com/redis/go-redis/v9"
@@ -34,10 +37,11 @@ const (
 var now = time.Date(2026, 12, 1, 18, 31, 0, 0, time.UTC)
 
 type bundle struct {
-	st  *store.Store
-	srv *httptest.Server
-	id  string
-	n   int
+	st     *store.Store
+	signer *token.Signer
+	srv    *httptest.Server
+	id     string
+	n      int
 }
 
 // setup serves the Twilio webhooks for a public base URL of base, and
@@ -62,7 +66,10 @@ func setupWith(t *testing.T, locale string, hook redis.Hook) *bundle {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	queue := asynq.NewClientFromRedisClient(b.st.Redis())
 	events := &notify.Notifier{Store: b.st, Enqueue: queue, Now: clock, Logger: logger}
-	webhook.NewTwilio(b.st, subscription.New(b.st, queue, clock, logger).WithNotifier(events), authToken, base, clock, logger).WithNotifier(events).Register(mux)
+	b.signer = token.NewSigner([]byte("a test secret of at least 32 bytes!"))
+	budget := signuplimit.New(b.st.Redis(), b.st.Prefix(), clock)
+	webhook.NewTwilio(b.st, subscription.New(b.st, queue, clock, logger).WithNotifier(events), authToken, base, clock, logger).
+		WithNotifier(events).WithLinks(links.New(base, b.signer, clock), budget).Register(mux)
 	b.srv = httptest.NewServer(mux)
 	t.Cleanup(b.srv.Close)
 	res, err := b.st.Signup(context.Background(), domain.Subscriber{FirstName: "Sam", Email: "sam@example.org", Phone: phone, TimeZone: "Europe/London", Locale: locale,
@@ -130,13 +137,13 @@ func TestKeywords(t *testing.T) {
 				t.Errorf("paused until %s", got)
 			}
 		}},
-		{"4", "thanks", func(t *testing.T, b *bundle) {
+		{"4", "nudge: ", func(t *testing.T, b *bundle) {
 			r, _ := b.st.Replies(context.Background(), b.id)
 			if len(r) != 1 || r[0].Rating != 4 || r[0].Nudge != "weekly-checkin:2026-12-01" {
 				t.Errorf("replies = %+v", r)
 			}
 		}},
-		{"I walked with my neighbour today", "thanks", func(t *testing.T, b *bundle) {
+		{"I walked with my neighbour today", "nudge: ", func(t *testing.T, b *bundle) {
 			r, _ := b.st.Replies(context.Background(), b.id)
 			if len(r) != 1 || r[0].Text != "I walked with my neighbour today" || r[0].Rating != 0 {
 				t.Errorf("replies = %+v", r)
