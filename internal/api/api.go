@@ -119,6 +119,9 @@ var routes = []route{
 	{method: "GET", path: "/api/v1/clients/{id}/deliveries", handle: (*Server).listDeliveries},
 	{method: "GET", path: "/api/v1/clients/{id}/replies", handle: (*Server).listReplies},
 	{method: "GET", path: "/api/v1/clients/{id}/ratings", handle: (*Server).listRatings},
+	{method: "GET", path: "/api/v1/webhook", handle: (*Server).getWebhook},
+	{method: "PUT", path: "/api/v1/webhook", handle: (*Server).setWebhook},
+	{method: "DELETE", path: "/api/v1/webhook", handle: (*Server).removeWebhook},
 }
 
 // Handler returns the API's routes. Paths under /api/v1/ that name no

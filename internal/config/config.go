@@ -162,6 +162,10 @@ type Config struct {
 	// Forwarded headers name the client (NUDGE_TRUSTED_PROXIES); none by
 	// default, and the headers are then ignored.
 	TrustedProxies []netip.Prefix
+	// WebhookAllow are inside networks clinics' webhook receivers may be
+	// in all the same (NUDGE_WEBHOOK_ALLOW_CIDRS); none by default, so a
+	// webhook reaches public addresses only (and loopback in development).
+	WebhookAllow []netip.Prefix
 	// MetricsAddr is where /metrics listens (NUDGE_METRICS_ADDR), apart
 	// from the public HTTP server; empty: no metrics.
 	MetricsAddr string
@@ -247,6 +251,7 @@ const (
 	varDKIMKeyFile       = "NUDGE_DKIM_PRIVATE_KEY_FILE"
 	varTrustedProxies    = "NUDGE_TRUSTED_PROXIES"
 	varMetricsAddr       = "NUDGE_METRICS_ADDR"
+	varWebhookAllow      = "NUDGE_WEBHOOK_ALLOW_CIDRS"
 )
 
 // Development defaults.
@@ -317,6 +322,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSCountries = l.countries()
 	c.SMSWindow = l.smsWindow()
 	c.TrustedProxies = l.trustedProxies()
+	c.WebhookAllow = l.webhookAllow()
 	c.MetricsAddr = l.listenAddr(varMetricsAddr, "")
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		l.fail(varMetricsAddr, "%q is %s too: metrics need a listener of their own", c.MetricsAddr, varHTTPAddr)
@@ -352,6 +358,13 @@ func warnings(c Config) []string {
 	}
 	if c.DKIMEnabled() {
 		w = append(w, dkimWarnings(c)...)
+	}
+	for _, p := range c.WebhookAllow {
+		for _, a := range []netip.Addr{metadataAddr, netip.IPv6Loopback(), netip.AddrFrom4([4]byte{127, 0, 0, 1})} {
+			if p.Contains(a) {
+				w = append(w, fmt.Sprintf("%s lists %s, which holds %s: clinics' webhooks can reach it", varWebhookAllow, p, a))
+			}
+		}
 	}
 	return w
 }
@@ -681,6 +694,31 @@ func (l *loader) trustedProxies() []netip.Prefix {
 		return nil
 	}
 	return p
+}
+
+// metadataAddr is the cloud metadata service, which hands out credentials.
+var metadataAddr = netip.AddrFrom4([4]byte{169, 254, 169, 254})
+
+// webhookAllow reads NUDGE_WEBHOOK_ALLOW_CIDRS: networks (CIDR) or single
+// addresses, separated by commas or spaces. A network of every address
+// (0.0.0.0/0, ::/0) is refused: it would switch the check off.
+func (l *loader) webhookAllow() []netip.Prefix {
+	v := l.get(varWebhookAllow)
+	if v == "" {
+		return nil
+	}
+	ps, err := clientip.ParseCIDRs(v)
+	if err != nil {
+		l.fail(varWebhookAllow, "%v", err)
+		return nil
+	}
+	for _, p := range ps {
+		if p.Bits() == 0 {
+			l.fail(varWebhookAllow, "%s would allow every address; list the networks the receivers are in (e.g. 10.20.0.0/16)", p)
+			return nil
+		}
+	}
+	return ps
 }
 
 // countries reads NUDGE_SMS_COUNTRIES: comma-separated two-letter codes,

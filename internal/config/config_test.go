@@ -6,9 +6,11 @@ import (
 	"github.com/nudgehq/nudge/scheduler"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +235,10 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_TWILIO_AUTH_TOKEN", "abc-def", "letters and digits only"},
 		{"NUDGE_TRUSTED_PROXIES", "10.0.0.0/8,proxy", `"proxy" is not an address`},
 		{"NUDGE_METRICS_ADDR", "9090", "is not a listen address"},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "10.20.0.0/16 office-lan", `"office-lan" is not an address`},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "10.20.0.0/33", `is not a network`},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "0.0.0.0/0", "would allow every address"},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "::/0", "would allow every address"},
 		{"NUDGE_METRICS_ADDR", ":8080", "a listener of their own"},
 		{"NUDGE_EMAIL_RATE", "-1", "is not a rate"},
 		{"NUDGE_SMS_RATE", "NaN", "is not a rate"},
@@ -482,5 +488,33 @@ func TestLoadSMSCountriesAndWindow(t *testing.T) {
 		if _, err := Load(env(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%q: err = %v, want one naming the variable", name, v, err)
 		}
+	}
+}
+
+func TestLoadWebhookAllow(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"NUDGE_WEBHOOK_ALLOW_CIDRS": "10.20.0.0/16, 192.168.5.7 fd00:1::/64"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("192.168.5.7/32"), netip.MustParsePrefix("fd00:1::/64")}
+	if diff := cmp.Diff(want, c.WebhookAllow, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("WebhookAllow (-want +got):\n%s", diff)
+	}
+	for _, w := range c.Warnings {
+		if strings.Contains(w, "NUDGE_WEBHOOK_ALLOW_CIDRS") {
+			t.Errorf("unexpected warning %q", w)
+		}
+	}
+	if c, _ := Load(env(map[string]string{})); c.WebhookAllow != nil {
+		t.Errorf("default WebhookAllow = %v, want none", c.WebhookAllow)
+	}
+	// A network that holds the metadata service loads, with a warning.
+	c, err = Load(env(map[string]string{"NUDGE_WEBHOOK_ALLOW_CIDRS": "169.254.0.0/16"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "169.254.169.254") }) {
+		t.Errorf("no warning about the metadata service: %q", c.Warnings)
 	}
 }
