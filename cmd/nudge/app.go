@@ -402,6 +402,8 @@ func (a *App) webHandler() (http.Handler, error) {
 	// beside the browser routes, outside the cross-origin protection.
 	clinicAPI, err := api.New(api.Config{
 		Service: a.clinicService(), Store: a.store, Secret: []byte(a.cfg.Secret),
+		// The budget reads Redis's clock (nil): one clock for every process.
+		Rate: a.cfg.ClinicAPIRate, MaxIdempotencyRecords: a.cfg.ClinicIdempotencyKeys,
 		Now: a.now, Logger: a.logger.With("component", "api"),
 	})
 	if err != nil {

@@ -92,7 +92,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 		want := []string{}
 		if !rt.public {
-			want = append(want, "401", "500")
+			want = append(want, "401", "429", "500")
 		}
 		if strings.Contains(rt.path, "{id}") {
 			want = append(want, "404")

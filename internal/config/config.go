@@ -162,6 +162,13 @@ type Config struct {
 	// Forwarded headers name the client (NUDGE_TRUSTED_PROXIES); none by
 	// default, and the headers are then ignored.
 	TrustedProxies []netip.Prefix
+	// ClinicAPIRate is each clinic's request budget on the clinic API, in
+	// requests a second across the fleet (NUDGE_CLINIC_API_RATE, default
+	// 20); 0 means no limit.
+	ClinicAPIRate float64
+	// ClinicIdempotencyKeys caps the idempotency records kept per clinic
+	// (NUDGE_CLINIC_API_IDEMPOTENCY_KEYS, default 10,000).
+	ClinicIdempotencyKeys int
 	// WebhookAllow are inside networks clinics' webhook receivers may be
 	// in all the same (NUDGE_WEBHOOK_ALLOW_CIDRS); none by default, so a
 	// webhook reaches public addresses only (and loopback in development).
@@ -252,6 +259,8 @@ const (
 	varTrustedProxies    = "NUDGE_TRUSTED_PROXIES"
 	varMetricsAddr       = "NUDGE_METRICS_ADDR"
 	varWebhookAllow      = "NUDGE_WEBHOOK_ALLOW_CIDRS"
+	varClinicAPIRate     = "NUDGE_CLINIC_API_RATE"
+	varClinicIdemKeys    = "NUDGE_CLINIC_API_IDEMPOTENCY_KEYS"
 )
 
 // Development defaults.
@@ -262,6 +271,10 @@ const (
 	defaultEmailFrom     = "nudge <nudge@localhost>"
 	defaultPostalAddress = "nudge (development), 1 Example Street, Exampletown"
 	defaultSMTPPool      = 4
+	// A clinic's integration rarely needs more; it keeps one clinic from
+	// taking the API (and Redis) from the others.
+	defaultClinicAPIRate  = 20
+	defaultClinicIdemKeys = 10_000
 )
 
 // loader collects values and problems while Load walks the variables.
@@ -323,6 +336,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSWindow = l.smsWindow()
 	c.TrustedProxies = l.trustedProxies()
 	c.WebhookAllow = l.webhookAllow()
+	c.ClinicAPIRate = defaultClinicAPIRate
+	if l.get(varClinicAPIRate) != "" {
+		c.ClinicAPIRate = l.rate(varClinicAPIRate)
+	}
+	c.ClinicIdempotencyKeys = l.integer(varClinicIdemKeys, defaultClinicIdemKeys, 100, 1_000_000)
 	c.MetricsAddr = l.listenAddr(varMetricsAddr, "")
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		l.fail(varMetricsAddr, "%q is %s too: metrics need a listener of their own", c.MetricsAddr, varHTTPAddr)

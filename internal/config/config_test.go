@@ -79,22 +79,24 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatalf("Load(empty) = %v", err)
 	}
 	want := Config{
-		Env:               Development,
-		HTTPAddr:          ":8080",
-		BaseURL:           mustURL(t, "http://localhost:8080"),
-		RedisPrefix:       "nudge:",
-		SMTP:              SMTP{Port: 587, TLS: TLSStartTLS, PoolSize: 4},
-		EmailFrom:         mail.Address{Name: "nudge", Address: "nudge@localhost"},
-		Secret:            DevSecret,
-		PostalAddress:     defaultPostalAddress,
-		GraceWindow:       6 * time.Hour,
-		WorkerConcurrency: 10,
-		PlannerInterval:   5 * time.Second,
-		PlannerHorizon:    time.Minute,
-		LogLevel:          slog.LevelInfo,
-		LogFormat:         "text",
-		SMSCountries:      []string{"US"},
-		SMSWindow:         scheduler.DefaultSMSWindow,
+		Env:                   Development,
+		HTTPAddr:              ":8080",
+		BaseURL:               mustURL(t, "http://localhost:8080"),
+		RedisPrefix:           "nudge:",
+		SMTP:                  SMTP{Port: 587, TLS: TLSStartTLS, PoolSize: 4},
+		EmailFrom:             mail.Address{Name: "nudge", Address: "nudge@localhost"},
+		Secret:                DevSecret,
+		PostalAddress:         defaultPostalAddress,
+		GraceWindow:           6 * time.Hour,
+		WorkerConcurrency:     10,
+		PlannerInterval:       5 * time.Second,
+		PlannerHorizon:        time.Minute,
+		LogLevel:              slog.LevelInfo,
+		LogFormat:             "text",
+		SMSCountries:          []string{"US"},
+		SMSWindow:             scheduler.DefaultSMSWindow,
+		ClinicAPIRate:         20,
+		ClinicIdempotencyKeys: 10_000,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Config{}, "Warnings")); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -243,6 +245,9 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_EMAIL_RATE", "-1", "is not a rate"},
 		{"NUDGE_SMS_RATE", "NaN", "is not a rate"},
 		{"NUDGE_SMS_RATE", "fast", "is not a rate"},
+		{"NUDGE_CLINIC_API_RATE", "-5", "is not a rate"},
+		{"NUDGE_CLINIC_API_RATE", "lots", "is not a rate"},
+		{"NUDGE_CLINIC_API_IDEMPOTENCY_KEYS", "10", "from 100 to 1000000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.variable+"="+tc.value, func(t *testing.T) {
@@ -516,5 +521,20 @@ func TestLoadWebhookAllow(t *testing.T) {
 	}
 	if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "169.254.169.254") }) {
 		t.Errorf("no warning about the metadata service: %q", c.Warnings)
+	}
+}
+
+func TestLoadClinicAPIBudget(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{}))
+	if err != nil || c.ClinicAPIRate != 20 || c.ClinicIdempotencyKeys != 10_000 {
+		t.Fatalf("defaults: %v %d (%v), want 20 and 10000", c.ClinicAPIRate, c.ClinicIdempotencyKeys, err)
+	}
+	c, err = Load(env(map[string]string{"NUDGE_CLINIC_API_RATE": "2.5", "NUDGE_CLINIC_API_IDEMPOTENCY_KEYS": "500"}))
+	if err != nil || c.ClinicAPIRate != 2.5 || c.ClinicIdempotencyKeys != 500 {
+		t.Fatalf("set: %v %d (%v)", c.ClinicAPIRate, c.ClinicIdempotencyKeys, err)
+	}
+	if c, err = Load(env(map[string]string{"NUDGE_CLINIC_API_RATE": "0"})); err != nil || c.ClinicAPIRate != 0 {
+		t.Fatalf("0 (no limit): %v (%v)", c.ClinicAPIRate, err)
 	}
 }
