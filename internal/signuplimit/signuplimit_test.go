@@ -51,7 +51,7 @@ func TestANumbersConfirmationTextsAreBudgetedByDayAndMonth(t *testing.T) {
 		t.Fatal("allowed again before a day has passed")
 	}
 	clk.t = clk.t.Add(2 * time.Hour)
-	if !take() || !take() {
+	if first, second := take(), take(); !first || !second {
 		t.Fatal("the next day's texts refused")
 	}
 	if take() {
