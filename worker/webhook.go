@@ -27,25 +27,21 @@ type Notifier interface {
 const WebhookTimeout = 10 * time.Second
 
 // NewWebhookClient returns the HTTP client webhooks are posted with: a short
-// timeout, its own connection pool, and redirects not followed (a redirected
-// POST would lose its body; a 3xx counts as a failure).
-func NewWebhookClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 4
-	return &http.Client{
-		Timeout:   WebhookTimeout,
-		Transport: tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+// timeout, its own connection pool, connections only to the addresses g
+// allows (checked after DNS), and redirects not followed (a redirected POST
+// would lose its body; a 3xx counts as a failure).
+func NewWebhookClient(g notify.Guard) *http.Client {
+	return g.Client(WebhookTimeout)
 }
 
 // DeliverWebhook posts one stored event to its clinic's webhook URL, signed
 // with the clinic's secret (see package notify). A 2xx answer ends the task;
 // anything else, or no answer, is an error and asynq tries again later with
 // the same event. An event, clinic, URL or client gone since means there is
-// nothing to deliver.
+// nothing to deliver. A receiver the guard refuses (an http URL in
+// production, credentials in the URL, an address that is not public once
+// resolved) is counted as refused and not tried again: the same URL would
+// be refused again.
 func (h *Handler) DeliverWebhook(ctx context.Context, t *asynq.Task) error {
 	var p task.DeliverWebhook
 	if err := task.Decode(t, &p); err != nil {
@@ -100,6 +96,9 @@ func (h *Handler) DeliverWebhook(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	if err := h.d.WebhookGuard.CheckURL(clinic.WebhookURL); err != nil {
+		return h.webhookRefused(log, p.EventID, err)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, clinic.WebhookURL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("webhook request: %v: %w", err, asynq.SkipRetry)
@@ -110,6 +109,9 @@ func (h *Handler) DeliverWebhook(ctx context.Context, t *asynq.Task) error {
 	req.Header.Set("Nudge-Event-Type", ev.Type)
 	req.Header.Set(notify.SignatureHeader, notify.Sign(secret, h.d.Now(), body))
 	res, err := h.d.Webhooks.Do(req)
+	if errors.Is(err, notify.ErrReceiverRefused) {
+		return h.webhookRefused(log, p.EventID, err)
+	}
 	if err != nil {
 		// The error names the URL, which is the clinic's and may hold a
 		// token: it goes to asynq (whose log shows the task only), not here.
@@ -123,6 +125,20 @@ func (h *Handler) DeliverWebhook(ctx context.Context, t *asynq.Task) error {
 	log.Info("webhook delivered", "type", ev.Type, "status", res.StatusCode)
 	h.d.Metrics.Webhook("delivered")
 	return nil
+}
+
+// webhookRefused records a post the guard refused. The log line carries the
+// fixed reason only (the detail names the receiver's address); the whole
+// error goes to asynq, which keeps it with the task.
+func (h *Handler) webhookRefused(log *slog.Logger, eventID string, err error) error {
+	reason := "refused"
+	var re *notify.RefusedError
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	log.Warn("webhook refused", "reason", reason)
+	h.d.Metrics.Webhook("refused")
+	return fmt.Errorf("post event %s: %w: %w", eventID, err, asynq.SkipRetry)
 }
 
 // webhookFailed logs a failed post, loudly once it was the last try.

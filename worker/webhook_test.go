@@ -85,6 +85,7 @@ type hookBundle struct {
 	clinic domain.Clinic
 	secret string
 	client string // an SMS client of the clinic
+	deps   worker.Deps
 }
 
 // setupHooks builds a worker with a notifier on real Redis, and a clinic
@@ -106,13 +107,16 @@ func setupHooks(t *testing.T, url string, client *http.Client, smtpOpts smtptest
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { smtp.Close() })
-	b.h = worker.New(worker.Deps{
+	// The receivers are httptest servers on loopback: development rules.
+	dev := notify.Guard{Development: true}
+	b.deps = worker.Deps{
 		Store: b.st, Library: lib, Links: links.New("https://nudge.test", token.NewSigner([]byte("a-worker-test-secret-of-enough-length")), clock),
 		Renderer: render.New(lib, render.Options{ServiceName: "nudge", PostalAddress: "1 Test Street", CrisisLine: render.DefaultCrisisLines()}),
 		Email:    smtp, From: "nudge <hello@nudge.test>", Grace: 6 * time.Hour, Now: clock, Logger: logger,
-		Webhooks: client, Events: b.events,
-	})
-	svc := clinic.New(clinic.Config{Store: b.st, Enqueue: asynq.NewClientFromRedisClient(rdb), Library: lib, Now: clock, Logger: logger})
+		WebhookGuard: dev, Webhooks: client, Events: b.events,
+	}
+	b.h = worker.New(b.deps)
+	svc := clinic.New(clinic.Config{Store: b.st, Enqueue: asynq.NewClientFromRedisClient(rdb), Library: lib, Webhooks: dev, Now: clock, Logger: logger})
 	created, err := svc.CreateClinic(context.Background(), clinic.NewClinic{Name: "Riverside practice", WebhookURL: url})
 	if err != nil {
 		t.Fatal(err)
@@ -153,6 +157,21 @@ func (b *hookBundle) emitted(t *testing.T) ([]notify.Event, []*asynq.TaskInfo) {
 		evs, infos = append(evs, ev), append(infos, info)
 	}
 	return evs, infos
+}
+
+// clearEvents deletes the events stored under the test's prefix.
+func (b *hookBundle) clearEvents(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := b.st.Redis().Keys(ctx, b.st.Prefix()+"event:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := b.st.DeleteEvent(ctx, strings.TrimPrefix(k, b.st.Prefix()+"event:")); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // emit raises one event and returns the task queued for it.
@@ -260,7 +279,7 @@ func TestWebhookFailureRetriesWithTheSameEvent(t *testing.T) {
 func TestWebhookSlowEndpointTimesOut(t *testing.T) {
 	r := startReceiver(t)
 	r.delay = 5 * time.Second
-	client := worker.NewWebhookClient()
+	client := worker.NewWebhookClient(notify.Guard{Development: true})
 	client.Timeout = 200 * time.Millisecond
 	b := setupHooks(t, r.srv.URL, client, smtptest.Options{})
 	_, tk := b.emit(t)
@@ -400,5 +419,97 @@ func TestWebhookAboutAnErasedClientIsForgottenUnsent(t *testing.T) {
 	}
 	if _, err := b.st.Event(context.Background(), ev.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the event is still stored: %v", err)
+	}
+}
+
+// webhookCounts counts the webhook outcomes a handler reports.
+type webhookCounts struct {
+	mu      sync.Mutex
+	results map[string]int
+}
+
+func (m *webhookCounts) Message(string, string, string)      {}
+func (m *webhookCounts) Lateness(string, time.Duration)      {}
+func (m *webhookCounts) RateLimitWait(string, time.Duration) {}
+func (m *webhookCounts) Webhook(result string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.results == nil {
+		m.results = map[string]int{}
+	}
+	m.results[result]++
+}
+
+func (m *webhookCounts) get(result string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.results[result]
+}
+
+// TestWebhookToAnInsideAddressIsRefused: with the production rules, an
+// event for a URL that reaches this machine, the cloud metadata service or
+// carries credentials is not posted, is counted as refused and is not
+// tried again. The URLs are stored directly, as if set before the rules
+// (or by a name that resolved elsewhere when it was set).
+func TestWebhookToAnInsideAddressIsRefused(t *testing.T) {
+	r := startReceiver(t)
+	b := setupHooks(t, r.srv.URL, nil, smtptest.Options{})
+	counts := &webhookCounts{}
+	prod := b.deps
+	prod.WebhookGuard, prod.Webhooks, prod.Metrics = notify.Guard{}, nil, counts
+	h := worker.New(prod)
+	ctx := context.Background()
+	_, port, _ := strings.Cut(strings.TrimPrefix(r.srv.URL, "http://"), ":")
+	targets := []string{
+		r.srv.URL + "/hook",                         // http, loopback
+		"https://127.0.0.1:" + port + "/hook",       // loopback
+		"https://localhost:" + port + "/hook",       // a name for loopback
+		"https://169.254.169.254/latest/meta-data/", // the metadata service
+		"https://ops:hunter2@hooks.clinic.example/", // credentials
+		"https://[::ffff:169.254.169.254]/latest/",  // the same, spelt as IPv6
+	}
+	for i, target := range targets {
+		if err := b.st.SetClinicWebhook(ctx, b.clinic.ID, target, ""); err != nil {
+			t.Fatal(err)
+		}
+		_, tk := b.emit(t)
+		err := h.DeliverWebhook(ctx, tk)
+		if !errors.Is(err, asynq.SkipRetry) || !errors.Is(err, notify.ErrReceiverRefused) {
+			t.Errorf("%s: %v, want refused without retry", target, err)
+		}
+		if got := counts.get("refused"); got != i+1 {
+			t.Errorf("%s: %d refusals counted, want %d", target, got, i+1)
+		}
+		b.clearEvents(t)
+	}
+	if n := len(r.requests()); n != 0 {
+		t.Fatalf("%d requests reached the receiver", n)
+	}
+}
+
+// TestWebhookRefusedWhenTheNameResolvesInside: the URL passes its check (a
+// host name), but the address the name resolves to is refused when the
+// connection is made: a name rebound to 127.0.0.1 is refused like the
+// address itself.
+func TestWebhookRefusedWhenTheNameResolvesInside(t *testing.T) {
+	r := startReceiver(t)
+	b := setupHooks(t, "", nil, smtptest.Options{})
+	counts := &webhookCounts{}
+	d := b.deps
+	// URLs checked as in development (so http://localhost passes), the
+	// connection as in production.
+	d.WebhookGuard, d.Webhooks, d.Metrics = notify.Guard{Development: true}, worker.NewWebhookClient(notify.Guard{}), counts
+	h := worker.New(d)
+	_, port, _ := strings.Cut(strings.TrimPrefix(r.srv.URL, "http://"), ":")
+	if err := b.st.SetClinicWebhook(context.Background(), b.clinic.ID, "http://localhost:"+port+"/hook", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, tk := b.emit(t)
+	err := h.DeliverWebhook(context.Background(), tk)
+	if !errors.Is(err, asynq.SkipRetry) || !errors.Is(err, notify.ErrReceiverRefused) {
+		t.Fatalf("deliver: %v, want refused without retry", err)
+	}
+	if counts.get("refused") != 1 || counts.get("retry") != 0 || len(r.requests()) != 0 {
+		t.Fatalf("counts %v, %d requests", counts.results, len(r.requests()))
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/email"
 	"github.com/nudgehq/nudge/internal/links"
+	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/render"
 	"github.com/nudgehq/nudge/internal/sms"
 	"github.com/nudgehq/nudge/internal/store"
@@ -75,7 +76,11 @@ type Deps struct {
 	Grace     time.Duration // how late a nudge may still go out
 	Now       func() time.Time
 	Logger    *slog.Logger
-	// Webhooks posts clinics' events; nil: NewWebhookClient's.
+	// WebhookGuard says which receivers clinics' events may be posted to;
+	// the zero Guard has the production rules (https, public addresses).
+	WebhookGuard notify.Guard
+	// Webhooks posts clinics' events; nil: NewWebhookClient(WebhookGuard).
+	// A client given here should dial through the guard too.
 	Webhooks *http.Client
 	// Events raises clinics' events (delivery.failed); nil: none.
 	Events Notifier
@@ -139,7 +144,7 @@ type Handler struct{ d Deps }
 // New returns a Handler.
 func New(d Deps) *Handler {
 	if d.Webhooks == nil {
-		d.Webhooks = NewWebhookClient()
+		d.Webhooks = NewWebhookClient(d.WebhookGuard)
 	}
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}

@@ -288,7 +288,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links,
 			Email: a.email, SMS: a.sms, SMSWindow: a.cfg.SMSWindow,
 			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
-			Events: a.events(),
+			Events: a.events(), WebhookGuard: a.webhookGuard(),
 			// Every confirmation text counts against its number's budget.
 			NumberBudget: signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil),
 		}
@@ -403,6 +403,8 @@ func (a *App) webHandler() (http.Handler, error) {
 	// beside the browser routes, outside the cross-origin protection.
 	clinicAPI, err := api.New(api.Config{
 		Service: a.clinicService(), Store: a.store, Secret: []byte(a.cfg.Secret),
+		// The budget reads Redis's clock (nil): one clock for every process.
+		Rate: a.cfg.ClinicAPIRate, MaxIdempotencyRecords: a.cfg.ClinicIdempotencyKeys,
 		Now: a.now, Logger: a.logger.With("component", "api"),
 	})
 	if err != nil {
@@ -458,6 +460,13 @@ func (a *App) signupMetrics() web.SignupMetrics {
 // worker (worker.DeliverWebhook) on the low queue.
 func (a *App) events() *notify.Notifier {
 	return &notify.Notifier{Store: a.store, Enqueue: a.queue, Now: a.now, Logger: a.logger.With("component", "events")}
+}
+
+// webhookGuard says which receivers clinics' webhooks may reach: https and
+// public addresses in production, plus http and loopback in development,
+// plus the networks NUDGE_WEBHOOK_ALLOW_CIDRS lists.
+func (a *App) webhookGuard() notify.Guard {
+	return notify.Guard{Development: !a.cfg.Production(), Allow: a.cfg.WebhookAllow}
 }
 
 // manager carries out the preference centre's changes and erasures.

@@ -30,6 +30,11 @@ const clinicUsage = `Usage:
         list a clinic's keys (ids and dates, never the keys)
   nudge clinic key revoke --clinic ID --key KEY_ID
         stop a key from working at once
+  nudge clinic webhook set --clinic ID --url URL
+        post the clinic's signed events to URL (https, on a public address);
+        turning webhooks on prints a new signing secret (shown once)
+  nudge clinic webhook remove --clinic ID
+        stop posting the clinic's events
 
 The clinic commands work on the Redis that NUDGE_REDIS_URL names.
 `
@@ -60,12 +65,13 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 	svc := app.clinicService()
 
 	cmd, rest := args[0], args[1:]
-	if cmd == "key" {
+	if cmd == "key" || cmd == "webhook" {
 		if len(rest) == 0 {
-			fmt.Fprintf(stderr, "nudge clinic key: want add, list or revoke\n\n%s", clinicUsage)
+			want := map[string]string{"key": "add, list or revoke", "webhook": "set or remove"}[cmd]
+			fmt.Fprintf(stderr, "nudge clinic %s: want %s\n\n%s", cmd, want, clinicUsage)
 			return 2
 		}
-		cmd, rest = "key "+rest[0], rest[1:]
+		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	fs := flag.NewFlagSet("nudge clinic "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,6 +86,7 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 		capWeek  = fs.Int("cap-week", 0, "prompts a client may get in seven days (default 3, at most 6)")
 		clinicID = fs.String("clinic", "", "the clinic's id")
 		keyID    = fs.String("key", "", "the key's id")
+		hookURL  = fs.String("url", "", "the https URL the clinic's events are posted to")
 	)
 	if err := fs.Parse(rest); err != nil {
 		return 2
@@ -168,6 +175,26 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 			return clinicFail(stderr, cmd, err)
 		}
 		fmt.Fprintf(stdout, "key %s revoked\n", *keyID)
+	case "webhook set":
+		if !need(*clinicID, "clinic") || !need(*hookURL, "url") {
+			return 2
+		}
+		w, err := svc.SetWebhook(ctx, *clinicID, *hookURL)
+		if err != nil {
+			return clinicFail(stderr, cmd, err)
+		}
+		fmt.Fprintf(stdout, "webhook        %s\n", w.URL)
+		if w.Secret != "" {
+			fmt.Fprintf(stdout, "webhook secret %s\n\nThe webhook secret is shown this once: keep it now.\n", w.Secret)
+		}
+	case "webhook remove":
+		if !need(*clinicID, "clinic") {
+			return 2
+		}
+		if _, err := svc.SetWebhook(ctx, *clinicID, ""); err != nil {
+			return clinicFail(stderr, cmd, err)
+		}
+		fmt.Fprintln(stdout, "webhook removed")
 	default:
 		fmt.Fprintf(stderr, "nudge clinic: unknown command %q\n\n%s", cmd, clinicUsage)
 		return 2
@@ -196,7 +223,7 @@ func clinicFail(stderr io.Writer, cmd string, err error) int {
 func (a *App) clinicService() *clinic.Service {
 	return clinic.New(clinic.Config{
 		Store: a.store, Enqueue: a.queue, Erase: subscriberEraser{a.manager()}, Library: a.library,
-		Phones: a.phones(), SMSWindow: a.cfg.SMSWindow, ServiceName: "nudge", Now: a.now, Logger: a.logger,
+		Phones: a.phones(), SMSWindow: a.cfg.SMSWindow, ServiceName: "nudge", Webhooks: a.webhookGuard(), Now: a.now, Logger: a.logger,
 	})
 }
 

@@ -72,6 +72,11 @@ func TestClinicCommandsCreateListAndRevokeKeys(t *testing.T) {
 		{[]string{"create"}, 2, "--name is required"},
 		{[]string{"create", "--name", "X", "--cap-day", "5"}, 2, "--cap-day"},
 		{[]string{"create", "--name", "X", "--webhook-url", "not a url"}, 2, "--webhook-url"},
+		{[]string{"webhook", "set", "--clinic", id[1], "--url", "https://169.254.169.254/latest/meta-data/"}, 2, "--url: address not public: 169.254.169.254 is not a public address"},
+		{[]string{"webhook", "set", "--clinic", id[1], "--url", "https://u:p@hooks.clinic.example/"}, 2, "--url: user name or password"},
+		{[]string{"webhook", "set", "--clinic", id[1]}, 2, "--url is required"},
+		{[]string{"webhook", "set", "--clinic", "cnosuchclinic", "--url", "https://hooks.clinic.example/"}, 2, "no such clinic"},
+		{[]string{"webhook"}, 2, "want set or remove"},
 		{[]string{"key", "add"}, 2, "--clinic is required"},
 		{[]string{"key", "add", "--clinic", "cnosuchclinic"}, 2, "no such clinic"},
 		{[]string{"key", "revoke", "--clinic", id[1], "--key", "nosuchkey"}, 2, "no such clinic or key"},
@@ -83,6 +88,32 @@ func TestClinicCommandsCreateListAndRevokeKeys(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut, tc.msg) {
 			t.Errorf("nudge clinic %s: exit %d, %q; want %d and %q", strings.Join(tc.args, " "), code, errOut, tc.code, tc.msg)
 		}
+	}
+
+	// Development (the default here) takes a receiver on this machine.
+	code, out, errOut = cli(t, env, "webhook", "set", "--clinic", id[1], "--url", "http://127.0.0.1:9/hook")
+	if code != 0 || !strings.Contains(out, "webhook secret whsec_") {
+		t.Errorf("webhook set: exit %d, %q %q", code, out, errOut)
+	}
+	code, out, _ = cli(t, env, "webhook", "set", "--clinic", id[1], "--url", "https://hooks.clinic.example/nudge")
+	if code != 0 || strings.Contains(out, "secret") {
+		t.Errorf("webhook moved: exit %d, %q; want no new secret", code, out)
+	}
+	if code, out, _ = cli(t, env, "list"); !strings.Contains(out, "https://hooks.clinic.example/nudge") {
+		t.Errorf("list after webhook set: exit %d:\n%s", code, out)
+	}
+	if code, out, _ = cli(t, env, "webhook", "remove", "--clinic", id[1]); code != 0 || !strings.Contains(out, "removed") {
+		t.Errorf("webhook remove: exit %d, %q", code, out)
+	}
+	// Production refuses it, and http.
+	prod := map[string]string{"NUDGE_ENV": "production", "NUDGE_SMTP_HOST": "smtp.nudge.test", "NUDGE_EMAIL_FROM": "nudge <hello@nudge.test>",
+		"NUDGE_POSTAL_ADDRESS": "1 Test Street"}
+	for k, v := range env {
+		prod[k] = v
+	}
+	code, _, errOut = cli(t, prod, "webhook", "set", "--clinic", id[1], "--url", "http://127.0.0.1:9/hook")
+	if code != 2 || !strings.Contains(errOut, "--url: scheme not allowed: want an https URL") {
+		t.Errorf("production webhook set to loopback over http: exit %d, %q", code, errOut)
 	}
 
 	// Without a Redis of its own there is nothing to keep a clinic in.

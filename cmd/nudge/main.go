@@ -7,6 +7,7 @@
 //	nudge schedule   print the next occurrences of a rule
 //	nudge preview    print a message of the library
 //	nudge clinic     manage clinics and their API keys
+//	nudge doctor     check Redis, the SMTP relay, Twilio and DKIM
 //
 // Configuration comes from NUDGE_* environment variables (see README.md).
 // With none set, nudge starts on an embedded Redis and a dev outbox.
@@ -52,8 +53,10 @@ Usage:
                      print the next occurrences of a rule
   nudge preview PROGRAM [STEP] [--channel email|sms] [--locale es] [--html]
                      list a program's messages, or print one rendered for a sample subscriber
-  nudge clinic create|list|key …
-                     manage clinics and their API keys (nudge clinic help)
+  nudge clinic create|list|key|webhook …
+                     manage clinics, their API keys and webhooks (nudge clinic help)
+  nudge doctor       check Redis, the SMTP relay, Twilio and DKIM with these settings
+                     (nudge doctor --help)
 
 Configuration is read from NUDGE_* environment variables; see README.md.
 `
@@ -81,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return previewCommand(args, stdout, stderr, getenv)
 	case "clinic":
 		return clinicCommand(ctx, args, getenv, time.Now, stdout, stderr)
+	case "doctor":
+		return doctorCommand(ctx, args, getenv, stdout, stderr, defaultDoctorDeps())
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

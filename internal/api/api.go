@@ -16,9 +16,14 @@
 //     not exist.
 //   - Errors are {"error": {"code", "message", "field"}}: invalid (400),
 //     unauthorized (401), not_found (404), conflict (409, or 422 for an
-//     Idempotency-Key reused with another request), internal (500, with a
-//     generic message; the cause is logged). A body over 64 KiB is 413 and a
+//     Idempotency-Key reused with another request), rate_limited (429, with
+//     Retry-After), internal (500, with a generic message; the cause is
+//     logged). A body over 64 KiB is 413 and a
 //     method a path does not take is 405, both with the code invalid.
+//   - Each clinic has a request budget (Config.Rate a second, bursts of a
+//     second's worth), kept in Redis so every process shares it; a request
+//     over it is 429 with Retry-After. Requests without a working key are
+//     not counted against any clinic.
 //   - Request bodies are JSON objects; unknown fields are refused.
 //   - Times are RFC 3339; absent values are null; names are snake_case.
 //
@@ -33,7 +38,10 @@
 // 5xx is not kept, so the client may retry with the same key. Records are
 // named by the clinic and the SHA-256 of the key, and the kept response is
 // sealed (AES-GCM) with a key derived from the service secret and the
-// Idempotency-Key, so a Redis dump shows no client details from it.
+// Idempotency-Key, so a Redis dump shows no client details from it. A
+// clinic keeps at most Config.MaxIdempotencyRecords records (10,000 by
+// default), indexed by when they were claimed; a new key past the cap
+// drops the oldest (see DefaultMaxIdempotencyRecords for why).
 package api
 
 import (
@@ -45,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,6 +62,7 @@ import (
 	"github.com/nudgehq/nudge/internal/clinic"
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/httproute"
+	"github.com/nudgehq/nudge/internal/ratelimit"
 	"github.com/nudgehq/nudge/internal/store"
 )
 
@@ -75,8 +85,18 @@ type Config struct {
 	Store *store.Store
 	// Secret seals kept responses (with the Idempotency-Key); at least 16 bytes.
 	Secret []byte
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Rate is each clinic's request budget, in requests a second, shared
+	// by every process through Redis (bursts of up to a second's worth);
+	// 0 means no limit.
+	Rate float64
+	// RateClock is the budget's clock; nil means Redis's own, one clock
+	// for every process (tests pass one they can step).
+	RateClock func() time.Time
+	// MaxIdempotencyRecords caps the idempotency records kept per clinic
+	// (0: DefaultMaxIdempotencyRecords); past it the oldest are dropped.
+	MaxIdempotencyRecords int
+	Now                   func() time.Time
+	Logger                *slog.Logger
 }
 
 // Server serves the clinic API.
@@ -91,6 +111,13 @@ func New(c Config) (*Server, error) {
 		return nil, errors.New("api: a secret of at least 16 bytes is needed")
 	case c.Now == nil || c.Logger == nil:
 		return nil, errors.New("api: a clock and a logger are needed")
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return nil, fmt.Errorf("api: request rate %v is not a number of requests a second", c.Rate)
+	case c.MaxIdempotencyRecords < 0:
+		return nil, fmt.Errorf("api: idempotency record cap %d is negative", c.MaxIdempotencyRecords)
+	}
+	if c.MaxIdempotencyRecords == 0 {
+		c.MaxIdempotencyRecords = DefaultMaxIdempotencyRecords
 	}
 	return &Server{c: c}, nil
 }
@@ -119,6 +146,9 @@ var routes = []route{
 	{method: "GET", path: "/api/v1/clients/{id}/deliveries", handle: (*Server).listDeliveries},
 	{method: "GET", path: "/api/v1/clients/{id}/replies", handle: (*Server).listReplies},
 	{method: "GET", path: "/api/v1/clients/{id}/ratings", handle: (*Server).listRatings},
+	{method: "GET", path: "/api/v1/webhook", handle: (*Server).getWebhook},
+	{method: "PUT", path: "/api/v1/webhook", handle: (*Server).setWebhook},
+	{method: "DELETE", path: "/api/v1/webhook", handle: (*Server).removeWebhook},
 }
 
 // Handler returns the API's routes. Paths under /api/v1/ that name no
@@ -236,6 +266,10 @@ func (s *Server) serve(rt route) http.Handler {
 				return
 			}
 			req.clinic = c
+			if resp, ok := s.withinBudget(req); !ok {
+				s.write(w, resp)
+				return
+			}
 		}
 		if hr.Method == http.MethodPost || hr.Method == http.MethodPut {
 			body, err := io.ReadAll(http.MaxBytesReader(w, hr.Body, MaxBody))
@@ -277,6 +311,27 @@ func (s *Server) authenticate(r *request) (domain.Clinic, response, bool) {
 		return domain.Clinic{}, s.fail(r, err), false
 	}
 	return c, response{}, true
+}
+
+// withinBudget takes one request from the clinic's budget, or answers 429
+// with Retry-After (whole seconds, at least 1).
+func (s *Server) withinBudget(r *request) (response, bool) {
+	if s.c.Rate <= 0 {
+		return response{}, true
+	}
+	lim := ratelimit.New(s.c.Store.Redis(), s.c.Store.Prefix()+"rate:api:"+r.clinic.ID, s.c.Rate, int(math.Ceil(s.c.Rate)), s.c.RateClock)
+	wait, err := lim.Reserve(r.ctx())
+	if err != nil {
+		return s.fail(r, fmt.Errorf("clinic request budget: %w", err)), false
+	}
+	if wait == 0 {
+		return response{}, true
+	}
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	resp := errorResponse(http.StatusTooManyRequests, domain.ErrRateLimited, "",
+		fmt.Sprintf("more than %s requests a second from this clinic: retry after %d s", strconv.FormatFloat(s.c.Rate, 'f', -1, 64), secs))
+	resp.header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+	return resp, false
 }
 
 // encode returns a response's JSON text (none for no body).

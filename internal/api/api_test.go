@@ -61,6 +61,12 @@ func (s *syncBuffer) String() string {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with the API's Config changed by change first.
+func setupWith(t *testing.T, change func(*Config)) *bundle {
+	t.Helper()
 	rdb := redistest.Client(t, redistest.DBAPI)
 	st := store.New(rdb, redistest.Prefix(t))
 	lib, err := templates.Default()
@@ -79,7 +85,11 @@ func setup(t *testing.T) *bundle {
 		Phones: phone.New("GB", []string{"GB", "US"}), SMSWindow: scheduler.DefaultSMSWindow,
 		ServiceName: "nudge", Now: now, Logger: logger,
 	})
-	srv, err := New(Config{Service: svc, Store: st, Secret: []byte("test-secret-of-at-least-32-bytes!"), Now: now, Logger: logger})
+	cfg := Config{Service: svc, Store: st, Secret: []byte("test-secret-of-at-least-32-bytes!"), Now: now, Logger: logger}
+	if change != nil {
+		change(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

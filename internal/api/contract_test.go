@@ -92,7 +92,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 		want := []string{}
 		if !rt.public {
-			want = append(want, "401", "500")
+			want = append(want, "401", "429", "500")
 		}
 		if strings.Contains(rt.path, "{id}") {
 			want = append(want, "404")
@@ -369,6 +369,34 @@ func TestContract(t *testing.T) {
 		{name: "ratings from after to", method: "GET", path: c + "/ratings?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z", key: a.key, status: 400, field: "from"},
 		{name: "ratings other clinic's", method: "GET", path: "/api/v1/clients/" + other.client + "/ratings", key: a.key, status: 404},
 		{name: "ratings no key", method: "GET", path: c + "/ratings", status: 401, docRefuses: true},
+
+		{name: "webhook none", method: "GET", path: "/api/v1/webhook", key: a.key, status: 200, check: jsonField("url", "null")},
+		{name: "webhook no key", method: "GET", path: "/api/v1/webhook", status: 401, docRefuses: true},
+		{name: "webhook set", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":"https://hooks.clinic.example/nudge"}`, status: 200,
+			check: func(t *testing.T, rec *httptest.ResponseRecorder) {
+				var w struct{ URL, Secret *string }
+				json.Unmarshal(rec.Body.Bytes(), &w)
+				if w.URL == nil || *w.URL != "https://hooks.clinic.example/nudge" || w.Secret == nil || !strings.HasPrefix(*w.Secret, "whsec_") {
+					t.Errorf("want the URL and a new secret, got %s", rec.Body)
+				}
+			}},
+		{name: "webhook moved", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":"https://hooks2.clinic.example/nudge"}`, status: 200,
+			check: jsonField("secret", "null")},
+		{name: "webhook shown", method: "GET", path: "/api/v1/webhook", key: a.key, status: 200, check: jsonField("url", `"https://hooks2.clinic.example/nudge"`)},
+		{name: "webhook other clinic's unchanged", method: "GET", path: "/api/v1/webhook", key: other.key, status: 200, check: jsonField("url", "null")},
+		{name: "webhook loopback", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":"https://127.0.0.1:6379/"}`, status: 400, field: "url"},
+		{name: "webhook metadata service", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":"https://169.254.169.254/latest/meta-data/"}`, status: 400, field: "url"},
+		{name: "webhook localhost", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":"https://localhost/hook"}`, status: 400, field: "url"},
+		{name: "webhook http", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":"http://hooks.clinic.example/nudge"}`, status: 400, field: "url"},
+		{name: "webhook credentials", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":"https://ops:pw@hooks.clinic.example/"}`, status: 400, field: "url"},
+		{name: "webhook empty", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":""}`, status: 400, field: "url", docRefuses: true},
+		{name: "webhook malformed", method: "PUT", path: "/api/v1/webhook", key: a.key, body: `{"url":`, status: 400, docRefuses: true},
+		{name: "webhook too large", method: "PUT", path: "/api/v1/webhook", key: a.key, body: big, status: 413, docRefuses: true},
+		{name: "webhook set no key", method: "PUT", path: "/api/v1/webhook", body: `{"url":"https://hooks.clinic.example/"}`, status: 401, docRefuses: true},
+		{name: "webhook kept after refusals", method: "GET", path: "/api/v1/webhook", key: a.key, status: 200, check: jsonField("url", `"https://hooks2.clinic.example/nudge"`)},
+		{name: "webhook off", method: "DELETE", path: "/api/v1/webhook", key: a.key, status: 204},
+		{name: "webhook off no key", method: "DELETE", path: "/api/v1/webhook", status: 401, docRefuses: true},
+		{name: "webhook gone", method: "GET", path: "/api/v1/webhook", key: a.key, status: 200, check: jsonField("url", "null")},
 
 		{name: "remove", method: "DELETE", path: "/api/v1/clients/" + a.secondClient, key: a.key, status: 204},
 		{name: "remove again", method: "DELETE", path: "/api/v1/clients/" + a.secondClient, key: a.key, status: 404},

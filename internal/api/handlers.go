@@ -329,3 +329,40 @@ func (s *Server) listReplies(r *request) response {
 	}
 	return response{status: http.StatusOK, body: page(p, reply)}
 }
+
+// ---- the clinic's webhook ----
+
+type webhookJSON struct {
+	URL *string `json:"url"`
+	// Secret is the new signing secret, shown once, when this request
+	// turned webhooks on; left out otherwise.
+	Secret *string `json:"secret,omitempty"`
+}
+
+func (s *Server) getWebhook(r *request) response {
+	return response{status: http.StatusOK, body: webhookJSON{URL: optString(r.clinic.WebhookURL)}}
+}
+
+func (s *Server) setWebhook(r *request) response {
+	var in struct {
+		URL string `json:"url"`
+	}
+	if resp, ok := decode(r, &in); !ok {
+		return resp
+	}
+	if in.URL == "" {
+		return invalid("url", "give the https URL events are posted to (DELETE /api/v1/webhook turns them off)")
+	}
+	w, err := s.c.Service.SetWebhook(r.ctx(), r.clinic.ID, in.URL)
+	if err != nil {
+		return s.fail(r, err)
+	}
+	return response{status: http.StatusOK, body: webhookJSON{URL: optString(w.URL), Secret: optString(w.Secret)}}
+}
+
+func (s *Server) removeWebhook(r *request) response {
+	if _, err := s.c.Service.SetWebhook(r.ctx(), r.clinic.ID, ""); err != nil {
+		return s.fail(r, err)
+	}
+	return response{status: http.StatusNoContent}
+}

@@ -28,7 +28,22 @@ const (
 	// longer than the HTTP server's write timeout, so a crash mid-request
 	// frees the key soon.
 	idempotencyClaimTTL = time.Minute
+	// DefaultMaxIdempotencyRecords is how many idempotency records a clinic
+	// keeps at most (Config.MaxIdempotencyRecords); a new key past it drops
+	// the oldest. A kept response is about a kilobyte, so a clinic holds
+	// at most about 10 MB of them. At the default budget of 20 requests a
+	// second, 10,000 records reach back at least eight minutes, well past
+	// a client's retry of a lost answer, and far past a running request's
+	// one-minute claim, which is therefore never the one dropped.
+	DefaultMaxIdempotencyRecords = 10_000
 )
+
+// Why the oldest record is dropped rather than the new request refused: a
+// refusal would stop a busy clinic's integration from enrolling anyone
+// until records expired (up to 24 hours), to protect replays of requests
+// that were answered long ago. Dropping keeps Redis bounded and the clinic
+// working; what is lost is only the replay of a key older than the newest
+// MaxIdempotencyRecords, which a client retrying a lost answer never uses.
 
 // idemRecord is what an idempotency key's Redis string holds (JSON).
 type idemRecord struct {
@@ -49,21 +64,60 @@ func requestFingerprint(method, path string, body []byte) string {
 
 // idemKey names the record of a clinic's Idempotency-Key.
 func (s *Server) idemKey(clinicID, key string) string {
+	return s.idemRecordPrefix(clinicID) + idemMember(key)
+}
+
+// idemMember is a key's name in the clinic's index: the SHA-256 of the key.
+func idemMember(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return s.c.Store.Prefix() + "idem:" + clinicID + ":" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) idemRecordPrefix(clinicID string) string {
+	return s.c.Store.Prefix() + "idem:" + clinicID + ":"
+}
+
+// idemIndexKey names the sorted set of a clinic's records (member: the
+// key's hash, score: when it was claimed, in Unix milliseconds).
+func (s *Server) idemIndexKey(clinicID string) string {
+	return s.c.Store.Prefix() + "idemidx:" + clinicID
 }
 
 // A claim is changed or dropped only by the request that made it: the
 // record must still be exactly the claim.
+//
+// idemClaimScript claims a key and indexes it in one step, dropping index
+// entries older than the records' life and, past the cap, the oldest
+// records themselves. It deletes record keys it builds from ARGV[7]: fine
+// on one Redis primary (Redis Cluster is not a goal).
+//
+// KEYS: record, index. ARGV: claim, claim TTL (ms), member, now (ms),
+// record life (ms), cap, record key prefix. Returns 1 when claimed.
 var (
+	idemClaimScript = redis.NewScript(`
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local now, life = tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('ZADD', KEYS[2], now, ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now - life))
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[6])
+if over > 0 then
+  local old = redis.call('ZPOPMIN', KEYS[2], over)
+  for i = 1, #old, 2 do redis.call('DEL', ARGV[7] .. old[i]) end
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1`)
 	idemFinishScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
   return 1
 end
 return 0`)
+	// KEYS: record, index. ARGV: claim, member.
 	idemReleaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return redis.call('DEL', KEYS[1])
+end
 return 0`)
 )
 
@@ -85,17 +139,18 @@ func (s *Server) idempotent(r *request, values []string, handle func(*Server, *r
 		return invalid("Idempotency-Key", "want one key of 1 to %d printable ASCII characters", MaxIdempotencyKey)
 	}
 	key := values[0]
-	rdb, rkey := s.c.Store.Redis(), s.idemKey(r.clinic.ID, key)
+	rdb, rkey, ikey, member := s.c.Store.Redis(), s.idemKey(r.clinic.ID, key), s.idemIndexKey(r.clinic.ID), idemMember(key)
 	fingerprint := requestFingerprint(r.Method, r.URL.Path, r.body)
 
 	claim, _ := json.Marshal(idemRecord{State: "run", Fingerprint: fingerprint, Token: randomHex(16)})
 	claimed := false
 	for range 3 {
-		ok, err := rdb.SetNX(r.ctx(), rkey, claim, idempotencyClaimTTL).Result()
+		n, err := idemClaimScript.Run(r.ctx(), rdb, []string{rkey, ikey}, claim, idempotencyClaimTTL.Milliseconds(), member,
+			s.c.Now().UnixMilli(), IdempotencyTTL.Milliseconds(), s.c.MaxIdempotencyRecords, s.idemRecordPrefix(r.clinic.ID)).Int()
 		if err != nil {
 			return s.fail(r, fmt.Errorf("claim idempotency key: %w", err))
 		}
-		if ok {
+		if n == 1 {
 			claimed = true
 			break
 		}
@@ -136,7 +191,7 @@ func (s *Server) idempotent(r *request, values []string, handle func(*Server, *r
 	ctx := context.WithoutCancel(r.ctx())
 	if resp.status >= 500 {
 		// Not kept: the client may retry with the same key.
-		if err := idemReleaseScript.Run(ctx, rdb, []string{rkey}, claim).Err(); err != nil {
+		if err := idemReleaseScript.Run(ctx, rdb, []string{rkey, ikey}, claim, member).Err(); err != nil {
 			s.c.Logger.Warn("idempotency key not released", "clinic_id", r.clinic.ID, "err", err)
 		}
 	} else {

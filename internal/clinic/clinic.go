@@ -41,7 +41,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +49,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/notify"
 	"github.com/nudgehq/nudge/internal/phone"
 	"github.com/nudgehq/nudge/internal/render"
 	"github.com/nudgehq/nudge/internal/store"
@@ -81,8 +81,11 @@ type Config struct {
 	SMSWindow scheduler.Window
 	// ServiceName is how a text signs itself when a clinic has no display name.
 	ServiceName string
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Webhooks says which webhook URLs a clinic may set; the zero Guard has
+	// the production rules (https, no credentials, no inside addresses).
+	Webhooks notify.Guard
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Service carries out what clinics and operators ask for.
@@ -179,10 +182,10 @@ func (s *Service) CreateClinic(ctx context.Context, in NewClinic) (Created, erro
 	if in.SignOff == "" {
 		in.SignOff = "Your care team"
 	}
+	in.WebhookURL = strings.TrimSpace(in.WebhookURL)
 	if in.WebhookURL != "" {
-		u, err := url.Parse(in.WebhookURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return Created{}, fieldErr("webhook_url", "want an absolute http or https URL")
+		if err := s.checkWebhookURL("webhook_url", in.WebhookURL); err != nil {
+			return Created{}, err
 		}
 	}
 	capDay, capWeek, err := caps(in.CapDay, in.CapWeek)
@@ -193,7 +196,7 @@ func (s *Service) CreateClinic(ctx context.Context, in NewClinic) (Created, erro
 		ID: "c" + store.NewID()[:12], Name: in.Name, DisplayName: in.DisplayName, SignOff: in.SignOff, HelpText: in.HelpText, CrisisText: in.CrisisText,
 		WebhookURL: in.WebhookURL, CapDay: capDay, CapWeek: capWeek, CreatedAt: s.c.Now().UTC(),
 	}
-	secret := "whsec_" + randomText(32)
+	secret := newWebhookSecret()
 	if err := s.c.Store.CreateClinic(ctx, c, secret); err != nil {
 		return Created{}, err
 	}
@@ -203,6 +206,56 @@ func (s *Service) CreateClinic(ctx context.Context, in NewClinic) (Created, erro
 	}
 	s.c.Logger.Info("clinic created", "clinic_id", c.ID)
 	return Created{Clinic: c, KeyID: keyID, APIKey: key, WebhookSecret: secret}, nil
+}
+
+func newWebhookSecret() string { return "whsec_" + randomText(32) }
+
+// checkWebhookURL refuses a URL the webhook guard would not call, as bad
+// input in field.
+func (s *Service) checkWebhookURL(field, raw string) error {
+	err := s.c.Webhooks.CheckURL(raw)
+	var re *notify.RefusedError
+	if errors.As(err, &re) {
+		msg := re.Reason
+		if re.Detail != "" {
+			msg += ": " + re.Detail
+		}
+		return fieldErr(field, "%s", msg)
+	}
+	return err
+}
+
+// Webhook is a clinic's webhook as SetWebhook leaves it. Secret is set only
+// when a new one was made (the clinic had no webhook before): it is shown
+// this once.
+type Webhook struct {
+	URL    string
+	Secret string
+}
+
+// SetWebhook sets the URL a clinic's events are posted to; "" turns them
+// off. Turning webhooks on makes a new signing secret (the one made with
+// the clinic may never have been shown); changing the URL keeps the secret.
+func (s *Service) SetWebhook(ctx context.Context, cid, rawURL string) (Webhook, error) {
+	rawURL = strings.TrimSpace(rawURL)
+	if rawURL != "" {
+		if err := s.checkWebhookURL("url", rawURL); err != nil {
+			return Webhook{}, err
+		}
+	}
+	c, err := s.c.Store.Clinic(ctx, cid)
+	if err != nil {
+		return Webhook{}, err
+	}
+	out := Webhook{URL: rawURL}
+	if c.WebhookURL == "" && rawURL != "" {
+		out.Secret = newWebhookSecret()
+	}
+	if err := s.c.Store.SetClinicWebhook(ctx, cid, rawURL, out.Secret); err != nil {
+		return Webhook{}, err
+	}
+	s.c.Logger.Info("clinic webhook set", "clinic_id", cid, "on", rawURL != "", "new_secret", out.Secret != "")
+	return out, nil
 }
 
 // caps checks a clinic's frequency caps (0 means the default).

@@ -190,6 +190,10 @@ func TestCreateClinicChecksItsInput(t *testing.T) {
 		{clinic.NewClinic{Name: "A", DisplayName: strings.Repeat("y", 41)}, "display_name"},
 		{clinic.NewClinic{Name: "A", WebhookURL: "ftp://x"}, "webhook_url"},
 		{clinic.NewClinic{Name: "A", WebhookURL: "/relative"}, "webhook_url"},
+		{clinic.NewClinic{Name: "A", WebhookURL: "http://hooks.clinic.example/"}, "webhook_url"},
+		{clinic.NewClinic{Name: "A", WebhookURL: "https://127.0.0.1:6379/"}, "webhook_url"},
+		{clinic.NewClinic{Name: "A", WebhookURL: "https://169.254.169.254/latest/meta-data/"}, "webhook_url"},
+		{clinic.NewClinic{Name: "A", WebhookURL: "https://ops:hunter2@hooks.clinic.example/"}, "webhook_url"},
 		{clinic.NewClinic{Name: "A", CapDay: 3}, "cap_day"},
 		{clinic.NewClinic{Name: "A", CapWeek: 7}, "cap_week"},
 		{clinic.NewClinic{Name: "A", CapDay: 2, CapWeek: 1}, "cap_day"},
@@ -547,5 +551,64 @@ func TestPromptTextIsStoredWithoutFormatCharacters(t *testing.T) {
 		if got != "Call your sister today? ok" {
 			t.Errorf("stored %q", got)
 		}
+	}
+}
+
+func TestSetWebhook(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	c, err := f.svc.CreateClinic(ctx, clinic.NewClinic{Name: "Riverside"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := f.st.ClinicWebhookSecret(ctx, c.Clinic.ID)
+
+	// Refused URLs change nothing and name the field and the reason.
+	for _, tc := range []struct{ url, msg string }{
+		{"http://hooks.clinic.example/", "https"},
+		{"https://127.0.0.1/hook", "not a public address"},
+		{"https://169.254.169.254/latest/meta-data/", "not a public address"},
+		{"https://[::1]/hook", "not a public address"},
+		{"https://localhost/hook", "address not public"},
+		{"https://user:pass@hooks.clinic.example/", "user name or password"},
+	} {
+		_, err := f.svc.SetWebhook(ctx, c.Clinic.ID, tc.url)
+		var fe *clinic.FieldError
+		if !errors.As(err, &fe) || fe.Field != "url" || !strings.Contains(fe.Message, tc.msg) {
+			t.Errorf("SetWebhook(%q) = %v, want an invalid url saying %q", tc.url, err, tc.msg)
+		}
+	}
+	if got, _ := f.svc.Clinic(ctx, c.Clinic.ID); got.WebhookURL != "" {
+		t.Fatalf("a refused URL was stored: %q", got.WebhookURL)
+	}
+
+	// Turning webhooks on makes a new secret, shown once; a new URL keeps it.
+	on, err := f.svc.SetWebhook(ctx, c.Clinic.ID, " https://hooks.clinic.example/nudge ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := f.st.ClinicWebhookSecret(ctx, c.Clinic.ID)
+	if on.URL != "https://hooks.clinic.example/nudge" || !strings.HasPrefix(on.Secret, "whsec_") || on.Secret == first || stored != on.Secret {
+		t.Fatalf("turned on: %+v (stored secret changed: %v)", on, stored != first)
+	}
+	moved, err := f.svc.SetWebhook(ctx, c.Clinic.ID, "https://hooks2.clinic.example/nudge")
+	if err != nil || moved.Secret != "" {
+		t.Fatalf("moved: %+v, %v; want no new secret", moved, err)
+	}
+	if s, _ := f.st.ClinicWebhookSecret(ctx, c.Clinic.ID); s != on.Secret {
+		t.Error("moving the URL changed the secret")
+	}
+	if got, _ := f.svc.Clinic(ctx, c.Clinic.ID); got.WebhookURL != "https://hooks2.clinic.example/nudge" {
+		t.Errorf("stored URL %q", got.WebhookURL)
+	}
+	off, err := f.svc.SetWebhook(ctx, c.Clinic.ID, "")
+	if got, _ := f.svc.Clinic(ctx, c.Clinic.ID); err != nil || off.Secret != "" || got.WebhookURL != "" {
+		t.Errorf("off: %+v, %v, stored %q", off, err, got.WebhookURL)
+	}
+	if _, err := f.svc.SetWebhook(ctx, "cnosuchclinic", "https://hooks.clinic.example/"); domain.ErrorCode(err) != domain.ErrNotFound {
+		t.Errorf("unknown clinic: %v", err)
+	}
+	if _, err := f.st.Clinic(ctx, "cnosuchclinic"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("setting a webhook created a clinic: %v", err)
 	}
 }

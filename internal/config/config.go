@@ -171,6 +171,17 @@ type Config struct {
 	// (NUDGE_CRISIS_LINES: a JSON document or a file's path; empty: the
 	// built-in ones).
 	CrisisLines *crisis.Directory
+	// ClinicAPIRate is each clinic's request budget on the clinic API, in
+	// requests a second across the fleet (NUDGE_CLINIC_API_RATE, default
+	// 20); 0 means no limit.
+	ClinicAPIRate float64
+	// ClinicIdempotencyKeys caps the idempotency records kept per clinic
+	// (NUDGE_CLINIC_API_IDEMPOTENCY_KEYS, default 10,000).
+	ClinicIdempotencyKeys int
+	// WebhookAllow are inside networks clinics' webhook receivers may be
+	// in all the same (NUDGE_WEBHOOK_ALLOW_CIDRS); none by default, so a
+	// webhook reaches public addresses only (and loopback in development).
+	WebhookAllow []netip.Prefix
 	// MetricsAddr is where /metrics listens (NUDGE_METRICS_ADDR), apart
 	// from the public HTTP server; empty: no metrics.
 	MetricsAddr string
@@ -261,6 +272,9 @@ const (
 	varCrisisLines       = "NUDGE_CRISIS_LINES"
 	varMetricsAddr       = "NUDGE_METRICS_ADDR"
 	varAdminToken        = "NUDGE_ADMIN_TOKEN"
+	varWebhookAllow      = "NUDGE_WEBHOOK_ALLOW_CIDRS"
+	varClinicAPIRate     = "NUDGE_CLINIC_API_RATE"
+	varClinicIdemKeys    = "NUDGE_CLINIC_API_IDEMPOTENCY_KEYS"
 )
 
 // Development defaults.
@@ -271,6 +285,10 @@ const (
 	defaultEmailFrom     = "nudge <nudge@localhost>"
 	defaultPostalAddress = "nudge (development), 1 Example Street, Exampletown"
 	defaultSMTPPool      = 4
+	// A clinic's integration rarely needs more; it keeps one clinic from
+	// taking the API (and Redis) from the others.
+	defaultClinicAPIRate  = 20
+	defaultClinicIdemKeys = 10_000
 )
 
 // loader collects values and problems while Load walks the variables.
@@ -332,6 +350,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SMSWindow = l.smsWindow()
 	c.TrustedProxies = l.trustedProxies()
 	c.CrisisLines = l.crisisLines()
+	c.WebhookAllow = l.webhookAllow()
+	c.ClinicAPIRate = defaultClinicAPIRate
+	if l.get(varClinicAPIRate) != "" {
+		c.ClinicAPIRate = l.rate(varClinicAPIRate)
+	}
+	c.ClinicIdempotencyKeys = l.integer(varClinicIdemKeys, defaultClinicIdemKeys, 100, 1_000_000)
 	c.MetricsAddr = l.listenAddr(varMetricsAddr, "")
 	// Port 0 asks for any free port: two such listeners never clash.
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr && !strings.HasSuffix(c.MetricsAddr, ":0") {
@@ -369,6 +393,13 @@ func warnings(c Config) []string {
 	}
 	if c.DKIMEnabled() {
 		w = append(w, dkimWarnings(c)...)
+	}
+	for _, p := range c.WebhookAllow {
+		for _, a := range []netip.Addr{metadataAddr, netip.IPv6Loopback(), netip.AddrFrom4([4]byte{127, 0, 0, 1})} {
+			if p.Contains(a) {
+				w = append(w, fmt.Sprintf("%s lists %s, which holds %s: clinics' webhooks can reach it", varWebhookAllow, p, a))
+			}
+		}
 	}
 	return w
 }
@@ -723,6 +754,31 @@ func (l *loader) crisisLines() *crisis.Directory {
 		return crisis.Default()
 	}
 	return d
+}
+
+// metadataAddr is the cloud metadata service, which hands out credentials.
+var metadataAddr = netip.AddrFrom4([4]byte{169, 254, 169, 254})
+
+// webhookAllow reads NUDGE_WEBHOOK_ALLOW_CIDRS: networks (CIDR) or single
+// addresses, separated by commas or spaces. A network of every address
+// (0.0.0.0/0, ::/0) is refused: it would switch the check off.
+func (l *loader) webhookAllow() []netip.Prefix {
+	v := l.get(varWebhookAllow)
+	if v == "" {
+		return nil
+	}
+	ps, err := clientip.ParseCIDRs(v)
+	if err != nil {
+		l.fail(varWebhookAllow, "%v", err)
+		return nil
+	}
+	for _, p := range ps {
+		if p.Bits() == 0 {
+			l.fail(varWebhookAllow, "%s would allow every address; list the networks the receivers are in (e.g. 10.20.0.0/16)", p)
+			return nil
+		}
+	}
+	return ps
 }
 
 // countries reads NUDGE_SMS_COUNTRIES: comma-separated two-letter codes,

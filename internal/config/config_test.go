@@ -7,9 +7,11 @@ import (
 	"github.com/nudgehq/nudge/scheduler"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,22 +81,24 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatalf("Load(empty) = %v", err)
 	}
 	want := Config{
-		Env:               Development,
-		HTTPAddr:          ":8080",
-		BaseURL:           mustURL(t, "http://localhost:8080"),
-		RedisPrefix:       "nudge:",
-		SMTP:              SMTP{Port: 587, TLS: TLSStartTLS, PoolSize: 4},
-		EmailFrom:         mail.Address{Name: "nudge", Address: "nudge@localhost"},
-		Secret:            DevSecret,
-		PostalAddress:     defaultPostalAddress,
-		GraceWindow:       6 * time.Hour,
-		WorkerConcurrency: 10,
-		PlannerInterval:   5 * time.Second,
-		PlannerHorizon:    time.Minute,
-		LogLevel:          slog.LevelInfo,
-		LogFormat:         "text",
-		SMSCountries:      []string{"US"},
-		SMSWindow:         scheduler.DefaultSMSWindow,
+		Env:                   Development,
+		HTTPAddr:              ":8080",
+		BaseURL:               mustURL(t, "http://localhost:8080"),
+		RedisPrefix:           "nudge:",
+		SMTP:                  SMTP{Port: 587, TLS: TLSStartTLS, PoolSize: 4},
+		EmailFrom:             mail.Address{Name: "nudge", Address: "nudge@localhost"},
+		Secret:                DevSecret,
+		PostalAddress:         defaultPostalAddress,
+		GraceWindow:           6 * time.Hour,
+		WorkerConcurrency:     10,
+		PlannerInterval:       5 * time.Second,
+		PlannerHorizon:        time.Minute,
+		LogLevel:              slog.LevelInfo,
+		LogFormat:             "text",
+		SMSCountries:          []string{"US"},
+		SMSWindow:             scheduler.DefaultSMSWindow,
+		ClinicAPIRate:         20,
+		ClinicIdempotencyKeys: 10_000,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Config{}, "Warnings", "CrisisLines")); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -250,6 +254,10 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_TWILIO_AUTH_TOKEN", "abc-def", "letters and digits only"},
 		{"NUDGE_TRUSTED_PROXIES", "10.0.0.0/8,proxy", `"proxy" is not an address`},
 		{"NUDGE_METRICS_ADDR", "9090", "is not a listen address"},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "10.20.0.0/16 office-lan", `"office-lan" is not an address`},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "10.20.0.0/33", `is not a network`},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "0.0.0.0/0", "would allow every address"},
+		{"NUDGE_WEBHOOK_ALLOW_CIDRS", "::/0", "would allow every address"},
 		{"NUDGE_METRICS_ADDR", ":8080", "a listener of their own"},
 		{"NUDGE_ADMIN_TOKEN", "0123456789abcdef0123456789abcde", "too short (31 bytes; at least 32"},
 		{"NUDGE_ADMIN_TOKEN", " 0123456789abcdef0123456789abcdef", "starts or ends with a space"},
@@ -258,6 +266,9 @@ func TestLoadBadValue(t *testing.T) {
 		{"NUDGE_SMS_RATE", "fast", "is not a rate"},
 		{"NUDGE_CRISIS_LINES", `{"FR": {"en": {"sms": "Appelez le 3114 (número)"}}}`, "FR"},
 		{"NUDGE_CRISIS_LINES", "/nonexistent/crisis.json", "crisis lines file"},
+		{"NUDGE_CLINIC_API_RATE", "-5", "is not a rate"},
+		{"NUDGE_CLINIC_API_RATE", "lots", "is not a rate"},
+		{"NUDGE_CLINIC_API_IDEMPOTENCY_KEYS", "10", "from 100 to 1000000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.variable+"="+tc.value, func(t *testing.T) {
@@ -526,5 +537,48 @@ func TestLoadCrisisLines(t *testing.T) {
 		if got.CrisisLines.SMS("US", "en") != crisis.Default().SMS("US", "en") {
 			t.Errorf("%s: the built-in lines of other countries are lost", v)
 		}
+	}
+}
+
+func TestLoadWebhookAllow(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"NUDGE_WEBHOOK_ALLOW_CIDRS": "10.20.0.0/16, 192.168.5.7 fd00:1::/64"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.20.0.0/16"), netip.MustParsePrefix("192.168.5.7/32"), netip.MustParsePrefix("fd00:1::/64")}
+	if diff := cmp.Diff(want, c.WebhookAllow, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("WebhookAllow (-want +got):\n%s", diff)
+	}
+	for _, w := range c.Warnings {
+		if strings.Contains(w, "NUDGE_WEBHOOK_ALLOW_CIDRS") {
+			t.Errorf("unexpected warning %q", w)
+		}
+	}
+	if c, _ := Load(env(map[string]string{})); c.WebhookAllow != nil {
+		t.Errorf("default WebhookAllow = %v, want none", c.WebhookAllow)
+	}
+	// A network that holds the metadata service loads, with a warning.
+	c, err = Load(env(map[string]string{"NUDGE_WEBHOOK_ALLOW_CIDRS": "169.254.0.0/16"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "169.254.169.254") }) {
+		t.Errorf("no warning about the metadata service: %q", c.Warnings)
+	}
+}
+
+func TestLoadClinicAPIBudget(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{}))
+	if err != nil || c.ClinicAPIRate != 20 || c.ClinicIdempotencyKeys != 10_000 {
+		t.Fatalf("defaults: %v %d (%v), want 20 and 10000", c.ClinicAPIRate, c.ClinicIdempotencyKeys, err)
+	}
+	c, err = Load(env(map[string]string{"NUDGE_CLINIC_API_RATE": "2.5", "NUDGE_CLINIC_API_IDEMPOTENCY_KEYS": "500"}))
+	if err != nil || c.ClinicAPIRate != 2.5 || c.ClinicIdempotencyKeys != 500 {
+		t.Fatalf("set: %v %d (%v)", c.ClinicAPIRate, c.ClinicIdempotencyKeys, err)
+	}
+	if c, err = Load(env(map[string]string{"NUDGE_CLINIC_API_RATE": "0"})); err != nil || c.ClinicAPIRate != 0 {
+		t.Fatalf("0 (no limit): %v (%v)", c.ClinicAPIRate, err)
 	}
 }

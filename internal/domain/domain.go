@@ -209,6 +209,7 @@ const (
 	ErrExpired      = "expired"      // a link or token is too old
 	ErrForbidden    = "forbidden"    // not allowed
 	ErrUnauthorized = "unauthorized" // no credentials, or not valid ones
+	ErrRateLimited  = "rate_limited" // too many requests; wait and try again
 	ErrInternal     = "internal"     // our fault; logged, never shown in detail
 )
 

@@ -370,3 +370,17 @@ func (s *SMTP) quit(c *conn) {
 	}
 	s.logger.Debug("smtp connection closed", "conn", c.id, "sent", c.sent)
 }
+
+// Check opens one connection to the relay as Send would (TCP or TLS,
+// greeting, EHLO, STARTTLS when required, AUTH when credentials are set)
+// and closes it with QUIT. It sends no message.
+func (s *SMTP) Check(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	c, err := s.dial(ctx)
+	if err != nil {
+		return err
+	}
+	s.quit(c)
+	return nil
+}

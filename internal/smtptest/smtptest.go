@@ -7,8 +7,15 @@ package smtptest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -18,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -40,8 +48,11 @@ type Server struct {
 	mu     sync.Mutex
 	msgs   []Message
 	conns  int
+	authed int
 	script []Fault
 	seen   chan struct{}
+
+	clientTLS *tls.Config
 }
 
 // Options change how the server behaves.
@@ -52,6 +63,12 @@ type Options struct {
 	// Script scripts the first transactions, one Fault each, in order;
 	// after it runs out every message is accepted.
 	Script []Fault
+	// StartTLS makes the server offer STARTTLS with a certificate of its
+	// own for 127.0.0.1 (trust it with Server.ClientTLS).
+	StartTLS bool
+	// Users makes the server offer AUTH PLAIN for these user names and
+	// passwords, and require it before MAIL.
+	Users map[string]string
 }
 
 // Fault is what the server does to one transaction.
@@ -79,6 +96,9 @@ func StartWith(tb testing.TB, opts Options) *Server {
 	}))
 	s.srv.Domain = "smtp.test"
 	s.srv.AllowInsecureAuth = true
+	if opts.StartTLS {
+		s.srv.TLSConfig, s.clientTLS = selfSigned(tb)
+	}
 	s.srv.ReadTimeout = 30 * time.Second
 	s.srv.WriteTimeout = 30 * time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -103,6 +123,22 @@ func (s *Server) Host() string { return "127.0.0.1" }
 
 // Port is the port the server listens on.
 func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// ClientTLS returns a client configuration that trusts the server's
+// certificate (StartTLS); nil without it.
+func (s *Server) ClientTLS() *tls.Config {
+	if s.clientTLS == nil {
+		return nil
+	}
+	return s.clientTLS.Clone()
+}
+
+// Authenticated returns how many sessions logged in (Users).
+func (s *Server) Authenticated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authed
+}
 
 // Messages returns a copy of the accepted messages, in arrival order.
 func (s *Server) Messages() []Message {
@@ -140,11 +176,32 @@ func (s *Server) WaitFor(tb testing.TB, timeout time.Duration, what string, matc
 }
 
 type session struct {
-	s     *Server
-	conn  *smtp.Conn
-	from  string
-	to    []string
-	fault *Fault
+	s      *Server
+	conn   *smtp.Conn
+	from   string
+	to     []string
+	fault  *Fault
+	authed bool
+}
+
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.opts.Users == nil {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if want, ok := ss.s.opts.Users[user]; !ok || pass != want {
+			return smtp.ErrAuthFailed
+		}
+		ss.authed = true
+		ss.s.mu.Lock()
+		ss.s.authed++
+		ss.s.mu.Unlock()
+		return nil
+	}), nil
 }
 
 func (ss *session) act(stage string) error {
@@ -168,6 +225,9 @@ func (ss *session) Reset()        { ss.from, ss.to = "", nil }
 func (ss *session) Logout() error { return nil }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.opts.Users != nil && !ss.authed {
+		return smtp.ErrAuthRequired
+	}
 	ss.from = from
 	ss.s.mu.Lock()
 	ss.fault = nil
@@ -257,4 +317,36 @@ func collectParts(m *Message, contentType, encoding string, body io.Reader) erro
 		m.HTML += string(b)
 	}
 	return nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and localhost, and returns
+// the server's configuration and a client's that trusts it.
+func selfSigned(tb testing.TB) (server, client *tls.Config) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "smtptest"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }

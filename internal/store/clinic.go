@@ -110,6 +110,27 @@ func (s *Store) ClinicWebhookSecret(ctx context.Context, cid string) (string, er
 	return v, nil
 }
 
+// setWebhookScript changes an existing clinic's webhook URL, and its secret
+// when one is given; it answers 0 for a clinic that does not exist.
+var setWebhookScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[3], ARGV[4]) end
+return 1`)
+
+// SetClinicWebhook sets a clinic's webhook URL ("" for none) and, when
+// secret is not "", the secret its webhooks are signed with.
+func (s *Store) SetClinicWebhook(ctx context.Context, cid, url, secret string) error {
+	n, err := setWebhookScript.Run(ctx, s.rdb, []string{s.clinicKey(cid)}, fcWebhook, url, fcSecret, secret).Int()
+	if err != nil {
+		return fmt.Errorf("set webhook of clinic %s: %w", cid, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set webhook of clinic %s: %w", cid, ErrNotFound)
+	}
+	return nil
+}
+
 // Clinics returns every clinic, oldest first.
 func (s *Store) Clinics(ctx context.Context) ([]domain.Clinic, error) {
 	ids, err := s.rdb.ZRange(ctx, s.clinicsKey(), 0, -1).Result()

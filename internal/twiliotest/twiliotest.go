@@ -1,5 +1,6 @@
 // Package twiliotest runs a stand-in for the part of Twilio's REST API that
-// nudge uses (creating a message), in the test process, on an
+// nudge uses (creating a message; fetching the account, its phone numbers
+// and a messaging service, for nudge doctor), in the test process, on an
 // httptest.Server. The real twilio-go client talks to it; tests script its
 // answers (errors, 429s, dropped connections, delays, a rate limit), read
 // the messages it accepted, and count the connections and requests it saw.
@@ -105,6 +106,23 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
 
+// WithNumbers makes the account own these phone numbers (E.164), as its
+// IncomingPhoneNumbers list shows them.
+func WithNumbers(numbers ...string) Option {
+	return func(s *Server) { s.numbers = append(s.numbers, numbers...) }
+}
+
+// WithMessagingServices makes these messaging services (MG…) exist.
+func WithMessagingServices(sids ...string) Option {
+	return func(s *Server) { s.services = append(s.services, sids...) }
+}
+
+// WithAccountStatus sets the account's status ("active" by default;
+// Twilio also says "suspended" and "closed").
+func WithAccountStatus(status string) Option {
+	return func(s *Server) { s.accountStatus = status }
+}
+
 // WithTLS serves HTTPS with httptest's certificate (see CertPool).
 func WithTLS() Option {
 	return func(s *Server) { s.tls = true }
@@ -122,6 +140,10 @@ type Server struct {
 	tls   bool
 	limit *bucket // nil: no rate limit
 
+	numbers       []string
+	services      []string
+	accountStatus string
+
 	done      chan struct{} // closed when the server stops: ends delays
 	closeOnce sync.Once
 
@@ -137,16 +159,20 @@ type Server struct {
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	s := &Server{
-		AccountSID: "AC" + randomHex(16),
-		AuthToken:  randomHex(16),
-		now:        time.Now,
-		done:       make(chan struct{}),
+		AccountSID:    "AC" + randomHex(16),
+		AuthToken:     randomHex(16),
+		now:           time.Now,
+		done:          make(chan struct{}),
+		accountStatus: "active",
 	}
 	for _, o := range opts {
 		o(s)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", s.createMessage)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{file}", s.fetchAccount)
+	mux.HandleFunc("GET /2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json", s.listNumbers)
+	mux.HandleFunc("GET /v1/Services/{sid}", s.fetchService)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.count()
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
@@ -338,6 +364,80 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeMessage(w, m)
+}
+
+// authorized answers 401 unless the request carries the account's
+// credentials, and 404 unless it names the account.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, account string) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != s.AccountSID || pass != s.AuthToken {
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return false
+	}
+	if account != s.AccountSID {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return false
+	}
+	return true
+}
+
+// fetchAccount answers GET /2010-04-01/Accounts/{sid}.json.
+func (s *Server) fetchAccount(w http.ResponseWriter, r *http.Request) {
+	s.count()
+	account, ok := strings.CutSuffix(r.PathValue("file"), ".json")
+	if !ok {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	if !s.authorized(w, r, account) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sid": s.AccountSID, "owner_account_sid": s.AccountSID, "friendly_name": "twiliotest",
+		"status": s.accountStatus, "type": "Full", "uri": "/2010-04-01/Accounts/" + s.AccountSID + ".json",
+	})
+}
+
+// listNumbers answers the account's IncomingPhoneNumbers list, filtered by
+// ?PhoneNumber= as Twilio does, on one page.
+func (s *Server) listNumbers(w http.ResponseWriter, r *http.Request) {
+	s.count()
+	if !s.authorized(w, r, r.PathValue("account")) {
+		return
+	}
+	want := r.URL.Query().Get("PhoneNumber")
+	list := []map[string]any{}
+	for i, n := range s.numbers {
+		if want == "" || want == n {
+			list = append(list, map[string]any{
+				"sid": fmt.Sprintf("PN%032x", i+1), "account_sid": s.AccountSID, "phone_number": n,
+				"capabilities": map[string]bool{"sms": true, "voice": true, "mms": false, "fax": false},
+			})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"incoming_phone_numbers": list, "page": 0, "page_size": 50, "start": 0, "end": len(list),
+		"next_page_uri": nil, "previous_page_uri": nil,
+		"uri": "/2010-04-01/Accounts/" + s.AccountSID + "/IncomingPhoneNumbers.json",
+	})
+}
+
+// fetchService answers GET /v1/Services/{sid} (Messaging API).
+func (s *Server) fetchService(w http.ResponseWriter, r *http.Request) {
+	s.count()
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != s.AccountSID || pass != s.AuthToken {
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	sid := r.PathValue("sid")
+	for _, known := range s.services {
+		if known == sid {
+			writeJSON(w, http.StatusOK, map[string]any{"sid": sid, "account_sid": s.AccountSID, "friendly_name": "twiliotest service"})
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
 }
 
 // drop closes the request's connection without an answer.
