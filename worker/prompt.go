@@ -105,7 +105,7 @@ func (h *Handler) DeliverPrompt(ctx context.Context, t *asynq.Task) error {
 		return skipAll("time zone unknown")
 	}
 
-	data := render.Data{FirstName: sub.FirstName, Locale: sub.Locale, Week: 1, Sender: clinic.DisplayName, SignOff: clinic.SignOff, Country: countryOf(sub), ClinicCrisis: clinic.CrisisText}
+	data := render.Data{FirstName: sub.FirstName, Goal: sub.Goal, Locale: sub.Locale, Week: 1, Sender: clinic.DisplayName, SignOff: clinic.SignOff, Country: countryOf(sub), ClinicCrisis: clinic.CrisisText}
 	var (
 		emailOf func(render.Links) (render.Email, error)
 		textOf  func(render.SMSFooter) (string, error)

@@ -603,3 +603,20 @@ func TestRepliesGoToWhoeverTextedTheNumberLast(t *testing.T) {
 		t.Fatalf("twilio accepted %d texts, want 2", n)
 	}
 }
+
+// A library prompt uses the goal the clinic gave for the client.
+func TestALibraryPromptUsesTheClientsGoal(t *testing.T) {
+	at := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
+	b := setupPrompt(t, at, "UTC", domain.Email)
+	if err := b.st.Redis().HSet(context.Background(), b.st.Prefix()+"sub:"+b.id, "gl", "my brother").Err(); err != nil {
+		t.Fatal(err)
+	}
+	o := b.add(t, domain.Prompt{Template: 3}, 0, at)
+	if err := b.deliver(t, o); err != nil {
+		t.Fatal(err)
+	}
+	emails := b.sink.Messages()
+	if len(emails) != 1 || !strings.Contains(strings.Join(strings.Fields(emails[0].Text), " "), "With my brother in mind") {
+		t.Fatalf("the prompt does not use the goal: %d emails %+v", len(emails), emails)
+	}
+}

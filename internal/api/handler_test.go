@@ -53,6 +53,7 @@ func TestBadInput(t *testing.T) {
 		{"sms without phone", "POST", "/api/v1/clients", enrol(`["email"]`, `["email","sms"]`), "channels", "mobile number"},
 		{"bad locale", "POST", "/api/v1/clients", enrol(`"channels"`, `"locale":"tlh","channels"`), "locale", "not offered"},
 		{"first name too long", "POST", "/api/v1/clients", enrol("Robin", strings.Repeat("R", 41)), "first_name", "at most"},
+		{"goal too long", "POST", "/api/v1/clients", enrol(`"channels"`, `"goal":"`+strings.Repeat("g", 61)+`","channels"`), "goal", "at most"},
 		{"bad pause time", "POST", c + "/pause", `{"until":"1 December"}`, "until", "RFC 3339"},
 		{"pause too long", "POST", c + "/pause", `{"until":"2028-01-01T00:00:00Z"}`, "until", "a year"},
 		{"bad session time", "PUT", c + "/session", `{"at":"2026-11-27T16:00"}`, "at", "RFC 3339"},

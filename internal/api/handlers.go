@@ -16,6 +16,7 @@ import (
 type clientJSON struct {
 	ID             string   `json:"id"`
 	FirstName      string   `json:"first_name"`
+	Goal           *string  `json:"goal"`
 	Email          *string  `json:"email"`
 	Phone          *string  `json:"phone"`
 	TimeZone       string   `json:"time_zone"`
@@ -32,7 +33,7 @@ type clientJSON struct {
 func (s *Server) client(v clinic.ClientView) clientJSON {
 	now := s.c.Now()
 	out := clientJSON{
-		ID: v.ID, FirstName: v.FirstName, Email: optString(v.Email), Phone: optString(v.Phone),
+		ID: v.ID, FirstName: v.FirstName, Goal: optString(v.Goal), Email: optString(v.Email), Phone: optString(v.Phone),
 		TimeZone: v.TimeZone, Locale: v.Locale, Channels: channels(v.Subscriber),
 		Status: string(v.Status), EmailConfirmed: v.EmailConfirmed, SMSStatus: optString(string(v.SMSStatus)),
 		NextSession: optTime(v.NextSession), CreatedAt: timeText(v.CreatedAt),
@@ -154,6 +155,7 @@ func (s *Server) openAPI(*request) response {
 
 type enrolBody struct {
 	FirstName string   `json:"first_name"`
+	Goal      string   `json:"goal"`
 	Email     string   `json:"email"`
 	Phone     string   `json:"phone"`
 	TimeZone  string   `json:"time_zone"`
@@ -176,7 +178,7 @@ func (s *Server) enrol(r *request) response {
 		return *bad
 	}
 	e := clinic.Enrolment{
-		FirstName: in.FirstName, Email: in.Email, Phone: in.Phone, TimeZone: in.TimeZone, Locale: in.Locale,
+		FirstName: in.FirstName, Goal: in.Goal, Email: in.Email, Phone: in.Phone, TimeZone: in.TimeZone, Locale: in.Locale,
 		Consent: clinic.Attestation{By: in.Consent.ObtainedBy, At: at, Method: in.Consent.Method},
 	}
 	for _, c := range in.Channels {

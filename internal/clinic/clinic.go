@@ -386,12 +386,16 @@ var attestationMethods = []string{"written", "verbal", "electronic"}
 // Enrolment is what enrolling a client takes.
 type Enrolment struct {
 	FirstName string
-	Email     string
-	Phone     string
-	TimeZone  string
-	Locale    string
-	Channels  []domain.Channel // empty: email if there is an address, else SMS
-	Consent   Attestation
+	// Goal is who the client would like to be closer to, in their words;
+	// optional, at most domain.GoalMaxLen characters. Library prompts may
+	// use it.
+	Goal     string
+	Email    string
+	Phone    string
+	TimeZone string
+	Locale   string
+	Channels []domain.Channel // empty: email if there is an address, else SMS
+	Consent  Attestation
 }
 
 // ConsentWording names what a clinic attests to when it enrols a client.
@@ -457,6 +461,9 @@ func (s *Service) checkEnrolment(in Enrolment, now time.Time) (domain.Subscriber
 		return sub, fieldErr("first_name", "a first name is needed")
 	case utf8.RuneCountInString(sub.FirstName) > MaxFirstNameLen:
 		return sub, fieldErr("first_name", "at most %d characters", MaxFirstNameLen)
+	}
+	if sub.Goal = cleanLine(in.Goal); utf8.RuneCountInString(sub.Goal) > domain.GoalMaxLen {
+		return sub, fieldErr("goal", "at most %d characters", domain.GoalMaxLen)
 	}
 	if e := strings.TrimSpace(in.Email); e != "" {
 		a, err := mail.ParseAddress(e)

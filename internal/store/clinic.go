@@ -282,7 +282,7 @@ func (s *Store) EnrolClient(ctx context.Context, sub domain.Subscriber, ev Conse
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key,
 			fClinic, sub.Clinic, fFirstName, sub.FirstName, fEmail, addr, fTimeZone, sub.TimeZone,
-			fLocale, sub.Locale, fStatus, string(domain.Pending),
+			fLocale, sub.Locale, fGoal, sub.Goal, fStatus, string(domain.Pending),
 			fPhone, sub.Phone, fChannels, channelsField(sub.Channels), fSMSStatus, string(sub.SMSStatus),
 			fCreatedAt, unix(sub.CreatedAt), fConfirmedAt, "0", fPrograms, "")
 		p.ZAdd(ctx, s.clinicClientsKey(sub.Clinic), redis.Z{Score: 0, Member: sub.ID})
