@@ -104,7 +104,7 @@ type answerLink struct {
 	URL, Label string
 }
 
-// invitation is an email's invitation, as layout.html shows it.
+// invitation is an email's invitation, as writeLayout shows it.
 type invitation struct {
 	Question string
 	Hint     string // under the question, for every reader

@@ -22,18 +22,15 @@
 // the message as they are, never executed as a template, under a neutral
 // subject that names only the sender.
 //
-// The HTML part is one layout (layout.html) built for mail clients: tables
+// The HTML part is one layout (layout.go) built for mail clients: tables
 // and inline styles, no images, no tracking, colours with good contrast that
 // survive the inversion dark-mode clients apply, and the text of every block
 // escaped.
 package render
 
 import (
-	"bytes"
-	_ "embed"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/url"
 	"strings"
 	texttemplate "text/template"
@@ -46,9 +43,6 @@ import (
 	"github.com/nudgehq/nudge/internal/review"
 	"github.com/nudgehq/nudge/templates"
 )
-
-//go:embed layout.html
-var layoutHTML string
 
 // MaxNameLen is how many characters of a first name are used.
 const MaxNameLen = 40
@@ -140,9 +134,10 @@ type Email struct {
 
 // Renderer renders messages. It is safe for concurrent use.
 type Renderer struct {
-	lib    *templates.Library
-	opts   Options
-	layout *template.Template
+	lib  *templates.Library
+	opts Options
+	// onPage, when set (by tests), is given every page laid out.
+	onPage func(page)
 }
 
 // New returns a Renderer for the messages of lib.
@@ -150,14 +145,10 @@ func New(lib *templates.Library, opts Options) *Renderer {
 	if opts.ServiceName == "" {
 		opts.ServiceName = "nudge"
 	}
-	return &Renderer{
-		lib:    lib,
-		opts:   opts,
-		layout: template.Must(template.New("layout.html").Parse(layoutHTML)),
-	}
+	return &Renderer{lib: lib, opts: opts}
 }
 
-// page is what layout.html is executed with.
+// page is what writeLayout lays out.
 type page struct {
 	Lang, Subject                   string
 	Blocks                          []block
@@ -257,11 +248,13 @@ func (r *Renderer) page(locale, subject string, blocks []block, d Data, l Links,
 		Invite:           extra.invite,
 		Month:            extra.month,
 	}
-	var html bytes.Buffer
-	if err := r.layout.Execute(&html, p); err != nil {
-		return Email{}, fmt.Errorf("layout: %w", err)
+	if r.onPage != nil {
+		r.onPage(p)
 	}
-	return Email{Subject: subject, Text: plainText(p), HTML: html.String()}, nil
+	var html strings.Builder
+	html.Grow(8 << 10)
+	writeLayout(&html, &p)
+	return Email{Subject: subject, Text: plainText(&p), HTML: html.String()}, nil
 }
 
 // signOff is the lines that close an email from a clinic: its sign-off and

@@ -11,8 +11,9 @@ const textWidth = 72
 
 // plainText is the text/plain part: the same content as the HTML, links as
 // bare URLs, and a footer after the usual "-- " signature line.
-func plainText(p page) string {
+func plainText(p *page) string {
 	var b strings.Builder
+	b.Grow(4 << 10)
 	if lines := monthText(p.Month); len(lines) > 0 {
 		for _, line := range lines {
 			if line == "" || strings.Contains(line, "  ") {
@@ -64,22 +65,23 @@ func plainText(p page) string {
 // wrap writes s word-wrapped at textWidth, the first line starting with
 // first and the others with rest, and ends it with a line break.
 func wrap(b *strings.Builder, s, first, rest string) {
-	line := first
+	b.WriteString(first)
 	width := utf8.RuneCountInString(first)
 	empty := true
-	for _, w := range strings.Fields(s) {
+	for w := range strings.FieldsSeq(s) {
 		n := utf8.RuneCountInString(w)
 		if !empty && width+1+n > textWidth {
-			b.WriteString(line + "\n")
-			line, width, empty = rest, utf8.RuneCountInString(rest), true
+			b.WriteByte('\n')
+			b.WriteString(rest)
+			width, empty = utf8.RuneCountInString(rest), true
 		}
 		if !empty {
-			line += " "
+			b.WriteByte(' ')
 			width++
 		}
-		line += w
+		b.WriteString(w)
 		width += n
 		empty = false
 	}
-	b.WriteString(line + "\n")
+	b.WriteByte('\n')
 }
