@@ -93,6 +93,7 @@ func peakRound(b *testing.B, bin string, n, workers int) {
 		"NUDGE_SECRET=a-peak-benchmark-secret-of-enough-length", "NUDGE_POSTAL_ADDRESS=1 Test Street",
 		"NUDGE_LOG_LEVEL=warn", "NUDGE_WORKER_CONCURRENCY=16",
 	}
+	redisCPUBefore := redisCPU(b, rdb)
 	procs := []*benchProcess{startBenchProcess(b, bin, "scheduler", env)}
 	for range workers {
 		procs = append(procs, startBenchProcess(b, bin, "worker", env))
@@ -100,8 +101,22 @@ func peakRound(b *testing.B, bin string, n, workers int) {
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	defer insp.Close()
 	b.StartTimer()
-	var last time.Time
+	var (
+		last      time.Time
+		cpuAtDue  time.Duration // every process and Redis, once the due instant passed
+		sampledAt time.Time
+	)
+	allCPU := func() time.Duration {
+		total := redisCPU(b, rdb)
+		for _, p := range procs {
+			total += processCPU(b, p.cmd.Process.Pid)
+		}
+		return total
+	}
 	for {
+		if sampledAt.IsZero() && !time.Now().Before(due) {
+			cpuAtDue, sampledAt = allCPU(), time.Now()
+		}
 		info, err := insp.GetQueueInfo("default")
 		if err == nil && info.Completed >= n {
 			last = time.Now()
@@ -120,9 +135,28 @@ func peakRound(b *testing.B, bin string, n, workers int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	b.StopTimer()
+	// Where the CPU went, from the processes' start to the last hand-over
+	// (what a message cost each part), and how many cores were busy from the
+	// due instant to the last message.
+	busy := 0.0
+	if !sampledAt.IsZero() && last.After(sampledAt) {
+		busy = (allCPU() - cpuAtDue).Seconds() / last.Sub(sampledAt).Seconds()
+	}
+	var cpu []time.Duration
+	for _, p := range procs {
+		cpu = append(cpu, processCPU(b, p.cmd.Process.Pid))
+	}
+	redisUsed := redisCPU(b, rdb) - redisCPUBefore
 	for _, p := range procs {
 		p.stop(b)
 	}
+	var workersCPU time.Duration
+	for _, c := range cpu[1:] {
+		workersCPU += c
+	}
+	perMsg := func(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(n)) }
+	b.Logf("%d workers: CPU a message: workers %s, scheduler %s, redis %s (total %s); nudge and Redis kept %.2f cores busy from the due instant to the last message",
+		workers, perMsg(workersCPU), perMsg(cpu[0]), perMsg(redisUsed), perMsg(workersCPU+cpu[0]+redisUsed), busy)
 
 	late := peakLateness(b, rdb, due)
 	p50, p99 := late[len(late)/2], late[len(late)*99/100]
@@ -208,6 +242,44 @@ func peakLateness(b *testing.B, rdb *redis.Client, due time.Time) []int64 {
 	}
 	slices.Sort(late)
 	return late
+}
+
+// processCPU is the CPU time (user and system) process pid has used.
+func processCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatalf("read the CPU time of process %d: %v", pid, err)
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces): utime and stime are the 12th and 13th, in clock ticks
+	// (100 a second on Linux).
+	fields := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parse /proc/%d/stat: %q", pid, raw)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// redisCPU is the CPU time the Redis server has used (INFO cpu).
+func redisCPU(b *testing.B, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO cpu: %q", line)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 func loadAverage() string {
