@@ -412,7 +412,7 @@ func (ps *pass) plan(now time.Time, e store.DueEntry) (store.DueMove, func(conte
 					continue
 				}
 				key := store.DeliveryKey{SubscriberID: e.SubscriberID, Program: e.Program, Date: occ.Date, Channel: c}
-				if err := ps.c.Store.SkipDelivery(ctx, key, reason, now); err != nil {
+				if _, err := ps.c.Store.SkipDelivery(ctx, key, reason, now); err != nil {
 					return false, err
 				}
 			}

@@ -265,12 +265,21 @@ func (h *Handler) fromClinic(c domain.Clinic) string {
 	return a.String()
 }
 
-// skip records that a delivery was not made on purpose, and why.
+// skip records that a delivery was not made on purpose, and why. On a claim
+// left by an attempt that stopped (a crash between claiming and recording)
+// the store records unknown instead: that attempt may have sent it.
 func (h *Handler) skip(ctx context.Context, log *slog.Logger, sub domain.Subscriber, key store.DeliveryKey, reason string) error {
-	if err := h.d.Store.SkipDelivery(ctx, key, reason, h.d.Now()); err != nil {
+	st, err := h.d.Store.SkipDelivery(ctx, key, reason, h.d.Now())
+	if err != nil {
 		return err
 	}
-	h.d.Metrics.Message(string(key.Channel), string(key.Program), string(store.Skipped))
+	if st == "" {
+		return nil // ended before: nothing written
+	}
+	if st == store.Unknown {
+		log.Warn("delivery unknown", "channel", key.Channel, "reason", "an earlier attempt stopped after claiming")
+	}
+	h.d.Metrics.Message(string(key.Channel), string(key.Program), string(st))
 	h.index(ctx, log, sub, key)
 	return nil
 }

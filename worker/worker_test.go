@@ -192,6 +192,53 @@ func TestDeliverAfterACrashedAttemptRecordsUnknown(t *testing.T) {
 	}
 }
 
+// A worker killed between claiming and recording leaves the record claimed.
+// When asynq runs the task again and the occurrence is by then to be
+// skipped (past the grace window, unsubscribed, paused), the record must
+// still end unknown: never skipped, never "claimed" for good, never resent.
+func TestSkipAfterACrashedAttemptRecordsUnknown(t *testing.T) {
+	tests := []struct {
+		name   string
+		now    time.Time
+		before func(t *testing.T, b *bundle)
+	}{
+		{"retry past the grace window", planned.Add(6*time.Hour + time.Minute), nil},
+		{"unsubscribed before the retry", planned.Add(time.Minute), func(t *testing.T, b *bundle) {
+			if _, err := b.st.Unsubscribe(context.Background(), b.id, store.ConsentEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"paused before the retry", planned.Add(time.Minute), func(t *testing.T, b *bundle) {
+			if err := b.st.Pause(context.Background(), b.id, planned.Add(48*time.Hour), store.ConsentEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t, tt.now)
+			k := store.DeliveryKey{SubscriberID: b.id, Program: domain.WeeklyCheckin, Date: "2026-12-01", Channel: domain.Email}
+			if err := b.st.ClaimDelivery(context.Background(), k, planned); err != nil {
+				t.Fatal(err)
+			}
+			if tt.before != nil {
+				tt.before(t, b)
+			}
+			for range 2 { // and a further run changes nothing
+				if err := b.deliver(t, b.payload(1)); err != nil {
+					t.Fatalf("deliver: %v", err)
+				}
+			}
+			if n := len(b.sink.Messages()); n != 0 {
+				t.Fatalf("SMTP server got %d messages, want 0", n)
+			}
+			if d := b.record(t); d.State != store.Unknown {
+				t.Fatalf("record = %+v, want unknown", d)
+			}
+		})
+	}
+}
+
 func TestMalformedPayloadIsNotRetried(t *testing.T) {
 	b := setup(t, planned)
 	for _, raw := range []string{`{`, `{"s":""}`, `{"s":"x","p":"nonsense","d":"2026-12-01"}`} {

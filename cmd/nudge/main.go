@@ -119,7 +119,11 @@ func runRole(ctx context.Context, role Role, getenv func(string) string, stderr 
 	for _, w := range cfg.Warnings {
 		logger.Warn(w)
 	}
-	app, err := NewApp(cfg, time.Now, logger)
+	now := time.Now
+	if c := cfg.DevClock; c != nil {
+		now = func() time.Time { return c.Now(time.Now()) }
+	}
+	app, err := NewApp(cfg, now, logger)
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return 1

@@ -189,6 +189,11 @@ type Config struct {
 	// (NUDGE_ADMIN_TOKEN); empty: no admin pages at all.
 	AdminToken Secret
 
+	// DevClock, when set (NUDGE_DEV_CLOCK, development only), runs every
+	// part on a simulated clock instead of the wall clock: for soak runs
+	// that pass a week in half an hour.
+	DevClock *DevClock
+
 	// Warnings are things an operator should know at start (an embedded
 	// Redis, the development signing key, …); log each one.
 	Warnings []string
@@ -275,6 +280,7 @@ const (
 	varWebhookAllow      = "NUDGE_WEBHOOK_ALLOW_CIDRS"
 	varClinicAPIRate     = "NUDGE_CLINIC_API_RATE"
 	varClinicIdemKeys    = "NUDGE_CLINIC_API_IDEMPOTENCY_KEYS"
+	varDevClock          = "NUDGE_DEV_CLOCK"
 )
 
 // Development defaults.
@@ -362,6 +368,7 @@ func Load(getenv func(string) string) (Config, error) {
 		l.fail(varMetricsAddr, "%q is %s too: metrics need a listener of their own", c.MetricsAddr, varHTTPAddr)
 	}
 	c.AdminToken = l.adminToken()
+	c.DevClock = l.devClock()
 
 	c.Warnings = warnings(c)
 	if len(l.problems) > 0 {
@@ -384,6 +391,9 @@ func warnings(c Config) []string {
 	}
 	if c.Production() && !c.SMSEnabled() {
 		w = append(w, "no "+varTwilioSID+": the SMS channel is not offered")
+	}
+	if c.DevClock != nil {
+		w = append(w, fmt.Sprintf("%s is set: time runs %gx from %s, not on the wall clock", varDevClock, c.DevClock.Speed, c.DevClock.Start.Format(time.RFC3339)))
 	}
 	if c.Secret == DevSecret {
 		w = append(w, varSecret+" is not set: using the public development signing key; links are forgeable")
@@ -590,6 +600,60 @@ func (l *loader) adminToken() Secret {
 		return ""
 	}
 	return Secret(v)
+}
+
+// DevClock is a simulated clock: it reads Start at the real instant Anchor
+// and runs Speed times faster than the wall clock from there.
+type DevClock struct {
+	Start  time.Time
+	Speed  float64
+	Anchor time.Time
+}
+
+// Now returns the simulated time at the real instant real.
+func (d DevClock) Now(real time.Time) time.Time {
+	return d.Start.Add(time.Duration(float64(real.Sub(d.Anchor)) * d.Speed))
+}
+
+// devClock reads NUDGE_DEV_CLOCK, START@SPEED[@ANCHOR]: the simulated
+// clock reads START (RFC 3339) at the real instant ANCHOR (RFC 3339; by
+// default when the configuration is loaded) and runs SPEED times the wall
+// clock (360: an hour every 10 s). Processes that must share one simulated
+// clock (a scheduler and its workers, restarted) share the ANCHOR. It is
+// refused unless NUDGE_ENV=development is set explicitly.
+func (l *loader) devClock() *DevClock {
+	v := l.get(varDevClock)
+	if v == "" {
+		return nil
+	}
+	if l.get(varEnv) != string(Development) {
+		l.fail(varDevClock, "a simulated clock is for development only: set %s=development to use it, or unset %s", varEnv, varDevClock)
+		return nil
+	}
+	const want = "want START@SPEED[@ANCHOR], e.g. 2026-11-30T00:00:00Z@360"
+	parts := strings.Split(v, "@")
+	if len(parts) < 2 || len(parts) > 3 {
+		l.fail(varDevClock, "%q not understood: %s", v, want)
+		return nil
+	}
+	start, err := time.Parse(time.RFC3339, parts[0])
+	if err != nil {
+		l.fail(varDevClock, "%q: the start %q is not an RFC 3339 time: %s", v, parts[0], want)
+		return nil
+	}
+	speed, err := strconv.ParseFloat(parts[1], 64)
+	if err != nil || speed <= 0 || speed > 100_000 || math.IsNaN(speed) {
+		l.fail(varDevClock, "%q: the speed %q is not a number above 0 and at most 100000: %s", v, parts[1], want)
+		return nil
+	}
+	anchor := time.Now()
+	if len(parts) == 3 {
+		if anchor, err = time.Parse(time.RFC3339Nano, parts[2]); err != nil {
+			l.fail(varDevClock, "%q: the anchor %q is not an RFC 3339 time: %s", v, parts[2], want)
+			return nil
+		}
+	}
+	return &DevClock{Start: start, Speed: speed, Anchor: anchor}
 }
 
 func (l *loader) postalAddress() string {

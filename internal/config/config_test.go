@@ -582,3 +582,55 @@ func TestLoadClinicAPIBudget(t *testing.T) {
 		t.Fatalf("0 (no limit): %v (%v)", c.ClinicAPIRate, err)
 	}
 }
+
+func TestLoadDevClock(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{
+		"NUDGE_ENV":       "development",
+		"NUDGE_DEV_CLOCK": "2026-11-30T00:00:00Z@360@2026-12-05T16:00:00Z",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DevClock == nil {
+		t.Fatal("NUDGE_DEV_CLOCK ignored")
+	}
+	real := time.Date(2026, 12, 5, 16, 0, 10, 0, time.UTC) // 10 s after the anchor
+	if got, want := c.DevClock.Now(real), time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("simulated time 10 s after the anchor = %s, want %s", got, want)
+	}
+
+	// Without an anchor the clock starts when the configuration is loaded.
+	c, err = Load(env(map[string]string{"NUDGE_ENV": "development", "NUDGE_DEV_CLOCK": "2026-11-30T00:00:00Z@1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.DevClock.Now(time.Now()).Sub(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)); d < 0 || d > time.Minute {
+		t.Errorf("an unanchored clock is %s past its start, want about 0", d)
+	}
+}
+
+func TestLoadDevClockRefused(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"production", with(production, "NUDGE_DEV_CLOCK", "2026-11-30T00:00:00Z@360"), "development only"},
+		{"environment not set", map[string]string{"NUDGE_DEV_CLOCK": "2026-11-30T00:00:00Z@360"}, "development only"},
+		{"no speed", map[string]string{"NUDGE_ENV": "development", "NUDGE_DEV_CLOCK": "2026-11-30T00:00:00Z"}, "not understood"},
+		{"bad start", map[string]string{"NUDGE_ENV": "development", "NUDGE_DEV_CLOCK": "monday@360"}, "not an RFC 3339 time"},
+		{"zero speed", map[string]string{"NUDGE_ENV": "development", "NUDGE_DEV_CLOCK": "2026-11-30T00:00:00Z@0"}, "speed"},
+		{"NaN speed", map[string]string{"NUDGE_ENV": "development", "NUDGE_DEV_CLOCK": "2026-11-30T00:00:00Z@NaN"}, "speed"},
+		{"bad anchor", map[string]string{"NUDGE_ENV": "development", "NUDGE_DEV_CLOCK": "2026-11-30T00:00:00Z@360@soon"}, "anchor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.vars))
+			if err == nil || !strings.Contains(err.Error(), "NUDGE_DEV_CLOCK") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load = %v, want a NUDGE_DEV_CLOCK problem saying %q", err, tt.want)
+			}
+		})
+	}
+}

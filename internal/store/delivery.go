@@ -282,23 +282,35 @@ func (s *Store) finish(ctx context.Context, p redis.Pipeliner, k DeliveryKey, st
 	}
 }
 
+// skipScript records a skip on an empty or released record. On a claim
+// left by an attempt that stopped before recording its outcome it records
+// unknown instead, as claimScript does: the provider may have the message.
+// It answers the state written, or "" when the record was final already.
 var skipScript = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 's')
+if st == 'claimed' then
+  redis.call('HSET', KEYS[1], 's', 'unknown', 'w', 'an earlier attempt stopped after claiming', 't', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  return 'unknown'
+end
 if not st or st == 'retry' then
   redis.call('HSET', KEYS[1], 's', 'skipped', 'w', ARGV[1], 't', ARGV[2])
   redis.call('EXPIRE', KEYS[1], ARGV[3])
-  return 1
+  return 'skipped'
 end
-return 0
+return ''
 `)
 
 // SkipDelivery records that an occurrence was not sent on purpose, unless an
-// attempt claimed or ended it already (a skip never overwrites a send).
-func (s *Store) SkipDelivery(ctx context.Context, k DeliveryKey, reason string, now time.Time) error {
-	if err := skipScript.Run(ctx, s.rdb, []string{s.deliveryKey(k)}, reason, now.Unix(), int(DeliveryRetention.Seconds())).Err(); err != nil {
-		return fmt.Errorf("record skipped %s: %w", k, err)
+// attempt ended it already (a skip never overwrites a send). A claim left by
+// an attempt that never reported back becomes unknown, not skipped. It
+// returns the state it recorded: Skipped, Unknown, or "" for none.
+func (s *Store) SkipDelivery(ctx context.Context, k DeliveryKey, reason string, now time.Time) (DeliveryState, error) {
+	st, err := skipScript.Run(ctx, s.rdb, []string{s.deliveryKey(k)}, reason, now.Unix(), int(DeliveryRetention.Seconds())).Text()
+	if err != nil {
+		return "", fmt.Errorf("record skipped %s: %w", k, err)
 	}
-	return nil
+	return DeliveryState(st), nil
 }
 
 // Delivery loads a delivery record.

@@ -156,7 +156,7 @@ func TestDeliveriesReadsOnlyTheSubscribersRecords(t *testing.T) {
 		{SubscriberID: "abcd", Program: domain.WeeklyCheckin, Date: "2026-12-01", Channel: domain.Email},
 	}
 	for _, k := range keys {
-		if err := st.SkipDelivery(ctx, k, "paused", t0); err != nil {
+		if _, err := st.SkipDelivery(ctx, k, "paused", t0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -215,7 +215,7 @@ func TestDeliveryClaimNeverSendsTwice(t *testing.T) {
 	if s, ok := store.IsAlreadyHandled(err); !ok || s != store.Sent {
 		t.Fatalf("claim after sent = %v, want already sent", err)
 	}
-	if err := st.SkipDelivery(ctx, k2, "late", t0); err != nil {
+	if _, err := st.SkipDelivery(ctx, k2, "late", t0); err != nil {
 		t.Fatal(err)
 	}
 	if d, _ := st.Delivery(ctx, k2); d.State != store.Sent || d.ProviderID != "<id@x>" {
@@ -348,5 +348,45 @@ func TestSMSOnlySignupIsKnownByItsNumber(t *testing.T) {
 	}
 	if _, err := st.Signup(ctx, domain.Subscriber{FirstName: "X"}, nil, store.ConsentEvent{}); domain.ErrorCode(err) != domain.ErrInvalid {
 		t.Fatalf("a signup with neither address nor number = %v", err)
+	}
+}
+
+// A skip that finds the claim of an attempt that stopped (a worker killed
+// between claiming and recording) ends the record unknown: the provider may
+// have the message, so it is neither skipped nor sent again.
+func TestSkipOverAClaimRecordsUnknown(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	k := store.DeliveryKey{SubscriberID: "skipclaim", Program: domain.WeeklyCheckin, Date: "2026-12-07", Channel: domain.Email}
+	if err := st.ClaimDelivery(ctx, k, t0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.SkipDelivery(ctx, k, "too late", t0.Add(7*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != store.Unknown {
+		t.Errorf("skip over a claim recorded %q, want unknown", got)
+	}
+	d, err := st.Delivery(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != store.Unknown || d.Reason == "" {
+		t.Fatalf("record = %+v, want unknown with a reason", d)
+	}
+	err = st.ClaimDelivery(ctx, k, t0.Add(8*time.Hour))
+	if s, ok := store.IsAlreadyHandled(err); !ok || s != store.Unknown {
+		t.Fatalf("claim after the skip = %v, want already unknown", err)
+	}
+
+	// A skip of an empty record says skipped; a second skip writes nothing.
+	k2 := k
+	k2.Date = "2026-12-14"
+	if got, err := st.SkipDelivery(ctx, k2, "paused", t0); err != nil || got != store.Skipped {
+		t.Fatalf("skip = %q, %v, want skipped", got, err)
+	}
+	if got, err := st.SkipDelivery(ctx, k2, "paused", t0); err != nil || got != "" {
+		t.Fatalf("second skip = %q, %v, want nothing written", got, err)
 	}
 }
