@@ -297,3 +297,212 @@ func TestConsoleRemovedStaffIsSignedOutAtOnce(t *testing.T) {
 		t.Errorf("still listed: %s", out)
 	}
 }
+
+// TestConsoleIsolation: staff of clinic B, on every console route with
+// clinic A's ids, get the 404 of a missing id and change nothing; a
+// clinician sees only the clients assigned to them; each view and action
+// is in the audit log once, under the one who did it.
+func TestConsoleIsolation(t *testing.T) {
+	a := startSMSApp(t, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), "GB")
+	ctx := context.Background()
+	cidA, keyA := newClinic(t, a, "Clinic A")
+	cidB, _ := newClinic(t, a, "Clinic B")
+	addStaff(t, a, cidA, "owner@a.test", "owner")
+	c1 := addStaff(t, a, cidA, "one@a.test", "clinician")
+	addStaff(t, a, cidA, "two@a.test", "clinician")
+	addStaff(t, a, cidB, "owner@b.test", "owner")
+	ana := enrolByEmail(t, a, keyA, "Ana", "ana@client.test")
+	ben := enrolByEmail(t, a, keyA, "Ben", "ben@client.test")
+	staffCLI(t, a, "assign", "--clinic", cidA, "--staff", c1, "--client", ana)
+	if err := a.st.RaiseAlert(ctx, cidA, store.Alert{Client: ana, At: a.clk.Now(), Channel: "sms"}); err != nil {
+		t.Fatal(err)
+	}
+	alerts, _ := a.st.Alerts(ctx, cidA)
+	alertID := alerts[0].ID
+
+	ownerA := signIn(t, a, "owner@a.test", 1)
+	one := signIn(t, a, "one@a.test", 1)
+	two := signIn(t, a, "two@a.test", 1)
+	ownerB := signIn(t, a, "owner@b.test", 1)
+	missing := store.NewID()
+
+	// The answer to a missing id is what every foreign id must get.
+	want := consoleDo(t, a, "GET", "/console/clients/"+missing, ownerB, nil)
+	if want.status != http.StatusNotFound {
+		t.Fatalf("missing id: %d", want.status)
+	}
+	type probe struct {
+		method, path string
+		form         url.Values
+	}
+	probes := func(client, alert string) []probe {
+		return []probe{
+			{"GET", "/console/clients/" + client, nil},
+			{"POST", "/console/clients/" + client + "/pause", url.Values{"days": {"7"}}},
+			{"POST", "/console/clients/" + client + "/resume", url.Values{}},
+			{"POST", "/console/clients/" + client + "/assign", url.Values{"staff": {""}}},
+			{"POST", "/console/alerts/" + alert + "/acknowledge", url.Values{}},
+			{"POST", "/console/alerts/" + alert + "/resolve", url.Values{}},
+		}
+	}
+	missingAnswers := map[string]consoleAnswer{}
+	for _, p := range probes(missing, missing) {
+		missingAnswers[p.method+strings.Replace(p.path, missing, "X", 2)] = consoleDo(t, a, p.method, p.path, ownerB, p.form)
+	}
+	for _, p := range probes(ana, alertID) {
+		got := consoleDo(t, a, p.method, p.path, ownerB, p.form)
+		m := missingAnswers[p.method+strings.NewReplacer(ana, "X", alertID, "X").Replace(p.path)]
+		// The page names its own path (in the language links): compare
+		// with the ids taken out.
+		if got.status != http.StatusNotFound || strings.NewReplacer(ana, "X", alertID, "X").Replace(got.body) != strings.ReplaceAll(m.body, missing, "X") {
+			t.Errorf("B %s %s: %d, want the missing id's 404", p.method, p.path, got.status)
+		}
+	}
+	// Clinician two is not assigned Ana: the same answers.
+	for _, p := range probes(ana, alertID) {
+		if got := consoleDo(t, a, p.method, p.path, two, p.form); got.status != http.StatusNotFound {
+			t.Errorf("clinician two %s %s: %d, want 404", p.method, p.path, got.status)
+		}
+	}
+	// Nothing changed.
+	sub, _ := a.st.Subscriber(ctx, ana)
+	if !sub.PausedUntil.IsZero() {
+		t.Errorf("Ana was paused: %v", sub.PausedUntil)
+	}
+	if by, _ := a.st.AssignedTo(ctx, cidA, ana); by != c1 {
+		t.Errorf("Ana's assignment changed to %q", by)
+	}
+	if al, _ := a.st.Alert(ctx, cidA, alertID); al.State != store.AlertOpen {
+		t.Errorf("alert moved to %s", al.State)
+	}
+	if log := auditActions(t, a, cidA); strings.Contains(strings.Join(log, "\n"), "@b.test") || count(log, "two@a.test client.view "+ana) != 0 {
+		t.Errorf("refused requests in A's audit log: %q", log)
+	}
+
+	// Lists: B sees none of A's; clinician one sees Ana only; two sees
+	// nobody; the owner sees both, with Ana's open alert flagged.
+	if r := consoleDo(t, a, "GET", "/console/clients", ownerB, nil); strings.Contains(r.body, ana) || strings.Contains(r.body, ben) {
+		t.Errorf("B's list shows A's clients")
+	}
+	if r := consoleDo(t, a, "GET", "/console/alerts", ownerB, nil); strings.Contains(r.body, alertID) {
+		t.Errorf("B's alerts show A's")
+	}
+	if r := consoleDo(t, a, "GET", "/console/clients", one, nil); !strings.Contains(r.body, ana) || strings.Contains(r.body, ben) {
+		t.Errorf("clinician one's list: %s", r.body)
+	}
+	if r := consoleDo(t, a, "GET", "/console/clients", two, nil); strings.Contains(r.body, ana) || strings.Contains(r.body, ben) {
+		t.Errorf("clinician two's list shows others' clients")
+	}
+	if r := consoleDo(t, a, "GET", "/console/alerts", two, nil); strings.Contains(r.body, alertID) {
+		t.Errorf("clinician two sees Ana's alert")
+	}
+	if r := consoleDo(t, a, "GET", "/console/audit", one, nil); r.status != http.StatusNotFound {
+		t.Errorf("a clinician reads the audit log: %d", r.status)
+	}
+	r := consoleDo(t, a, "GET", "/console/clients", ownerA, nil)
+	if !strings.Contains(r.body, ana) || !strings.Contains(r.body, ben) || strings.Count(r.body, "Open distress alert") != 1 {
+		t.Errorf("owner's list: %s", r.body)
+	}
+
+	// The owner pauses Ana; clinician one views her page and resumes her.
+	if r := consoleDo(t, a, "POST", "/console/clients/"+ana+"/pause", ownerA, url.Values{"days": {"14"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("pause: %d %s", r.status, r.body)
+	}
+	if sub, _ := a.st.Subscriber(ctx, ana); !sub.PausedUntil.Equal(a.clk.Now().AddDate(0, 0, 14).Truncate(time.Second)) {
+		t.Errorf("paused until %v", sub.PausedUntil)
+	}
+	if r := consoleDo(t, a, "GET", "/console/clients/"+ana, one, nil); r.status != http.StatusOK || !strings.Contains(r.body, "Resume prompts") {
+		t.Fatalf("clinician one's view of Ana: %d", r.status)
+	}
+	if r := consoleDo(t, a, "POST", "/console/clients/"+ana+"/resume", one, url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("resume: %d", r.status)
+	}
+	if sub, _ := a.st.Subscriber(ctx, ana); sub.PausedUntil.After(a.clk.Now()) {
+		t.Errorf("still paused until %v", sub.PausedUntil)
+	}
+	if r := consoleDo(t, a, "GET", "/console/audit", ownerA, nil); r.status != http.StatusOK || !strings.Contains(r.body, "client.pause") {
+		t.Errorf("owner's audit page: %d", r.status)
+	}
+	log := auditActions(t, a, cidA)
+	for want, n := range map[string]int{
+		"owner@a.test client.pause " + ana:  1,
+		"one@a.test client.view " + ana:     1,
+		"one@a.test client.resume " + ana:   1,
+		"owner@a.test client.view " + ana:   0,
+		"two@a.test client.view " + ana:     0,
+		"owner@a.test client.assign " + ana: 0,
+	} {
+		if got := count(log, want); got != n {
+			t.Errorf("%d × %q in the audit log, want %d", got, want, n)
+		}
+	}
+}
+
+// TestConsoleDistressAlertIsAcknowledgedThenResolved: a client's text in
+// distress, through the signed Twilio webhook, raises an alert the clinic's
+// staff see (without the words), acknowledge and resolve, who and when
+// recorded.
+func TestConsoleDistressAlertIsAcknowledgedThenResolved(t *testing.T) {
+	a := startSMSApp(t, time.Date(2026, 12, 9, 15, 0, 0, 0, time.UTC), "US")
+	cid, key := newClinic(t, a, "Clinic D")
+	sid := addStaff(t, a, cid, "dr@d.test", "clinician")
+	const phone = "+12015550177"
+	c := callAPI(t, a.base, key, "POST", "/api/v1/clients", map[string]any{
+		"first_name": "Cleo", "phone": phone, "time_zone": "America/New_York", "locale": "en", "channels": []string{"sms"},
+		"consent": map[string]any{"obtained_by": "Dr R. Osei", "obtained_at": "2026-12-09T14:00:00Z", "method": "written"},
+	}, http.StatusCreated)
+	client := c["id"].(string)
+	staffCLI(t, a, "assign", "--clinic", cid, "--staff", sid, "--client", client)
+	waitTextTo(t, a.texts, phone, 1)
+	textReply(t, a, phone, "SMconsoleyes000000000000000000001", "YES")
+	const words = "i keep thinking about ending it all"
+	textReply(t, a, phone, "SMconsolesad000000000000000000001", words)
+
+	s := signIn(t, a, "dr@d.test", 1)
+	list := consoleDo(t, a, "GET", "/console/clients", s, nil)
+	if !strings.Contains(list.body, "Open distress alert") {
+		t.Errorf("no flag on the clients list")
+	}
+	page := consoleDo(t, a, "GET", "/console/alerts", s, nil)
+	if page.status != http.StatusOK || !strings.Contains(page.body, "Cleo") || strings.Contains(page.body, words) {
+		t.Fatalf("alerts page: %d, has Cleo %v, has the words %v", page.status, strings.Contains(page.body, "Cleo"), strings.Contains(page.body, words))
+	}
+	alerts, _ := a.st.Alerts(context.Background(), cid)
+	if len(alerts) != 1 || alerts[0].Client != client || alerts[0].State != store.AlertOpen {
+		t.Fatalf("alerts: %+v", alerts)
+	}
+	id := alerts[0].ID
+	// Resolving before acknowledging changes nothing.
+	consoleDo(t, a, "POST", "/console/alerts/"+id+"/resolve", s, url.Values{})
+	if al, _ := a.st.Alert(context.Background(), cid, id); al.State != store.AlertOpen {
+		t.Errorf("resolved before acknowledged: %+v", al)
+	}
+	a.clk.Set(a.clk.Now().Add(time.Minute))
+	if r := consoleDo(t, a, "POST", "/console/alerts/"+id+"/acknowledge", s, url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d", r.status)
+	}
+	ackAt := a.clk.Now()
+	a.clk.Set(a.clk.Now().Add(20 * time.Minute))
+	if r := consoleDo(t, a, "POST", "/console/alerts/"+id+"/resolve", s, url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("resolve: %d", r.status)
+	}
+	al, _ := a.st.Alert(context.Background(), cid, id)
+	if al.State != store.AlertResolved || al.AcknowledgedBy != sid || !al.AcknowledgedAt.Equal(ackAt) || al.ResolvedBy != sid || !al.ResolvedAt.Equal(a.clk.Now()) {
+		t.Errorf("alert: %+v", al)
+	}
+	if list := consoleDo(t, a, "GET", "/console/clients", s, nil); strings.Contains(list.body, "Open distress alert") {
+		t.Errorf("the flag stays after the alert is resolved")
+	}
+	log := auditActions(t, a, cid)
+	for _, want := range []string{"dr@d.test alert.acknowledge " + client, "dr@d.test alert.resolve " + client} {
+		if count(log, want) != 1 {
+			t.Errorf("%q not once in the audit log: %q", want, log)
+		}
+	}
+	raw, _ := a.st.AuditLog(context.Background(), cid, 100)
+	for _, e := range raw {
+		if strings.Contains(e.Detail, "ending") {
+			t.Errorf("the words in the audit log: %+v", e)
+		}
+	}
+}
