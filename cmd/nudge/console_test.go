@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/nudgehq/nudge/internal/axetest"
 	"github.com/nudgehq/nudge/internal/smtptest"
 	"github.com/nudgehq/nudge/internal/store"
 )
@@ -504,5 +506,80 @@ func TestConsoleDistressAlertIsAcknowledgedThenResolved(t *testing.T) {
 		if strings.Contains(e.Detail, "ending") {
 			t.Errorf("the words in the audit log: %+v", e)
 		}
+	}
+}
+
+// TestConsoleInTheBrowser walks the console in Chromium, in English and
+// in Spanish: sign-in from the emailed link, the clients list, a client's
+// page, the alerts (acknowledged in one language, resolved in the other)
+// and the audit log; axe-core finds no serious or critical violation on
+// any page.
+func TestConsoleInTheBrowser(t *testing.T) {
+	axe := axetest.Source(t)
+	c := startChromium(t)
+	a := startSMSApp(t, time.Date(2026, 12, 9, 15, 0, 0, 0, time.UTC), "US")
+	ctx := context.Background()
+	cid, key := newClinic(t, a, "Clinic W")
+	addStaff(t, a, cid, "owner@w.test", "owner")
+	const phone = "+12015550188"
+	cl := callAPI(t, a.base, key, "POST", "/api/v1/clients", map[string]any{
+		"first_name": "Dana", "phone": phone, "time_zone": "America/New_York", "locale": "en", "channels": []string{"sms"},
+		"consent": map[string]any{"obtained_by": "Dr R. Osei", "obtained_at": "2026-12-09T14:00:00Z", "method": "written"},
+	}, http.StatusCreated)
+	client := cl["id"].(string)
+	waitTextTo(t, a.texts, phone, 1)
+	textReply(t, a, phone, "SMbrowseryes000000000000000000001", "YES")
+	for i, score := range []int{2, 4} {
+		day := a.clk.Now().AddDate(0, 0, i-7)
+		if err := a.st.RecordAnswer(ctx, client, store.Answer{Occurrence: "weekly-checkin:" + day.Format("2006-01-02"), Score: score,
+			Channel: "sms", AnsweredAt: day, SentAt: day}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	textReply(t, a, phone, "SMbrowsersad000000000000000000001", "i keep thinking about ending it all")
+
+	for i, lang := range []string{"en", "es"} {
+		b := c.tab(t)
+		b.open(a.base + "/console/sign-in?lang=" + lang)
+		if got := b.attr("html", "lang"); got != lang {
+			t.Errorf("sign-in page lang %q, want %q", got, lang)
+		}
+		b.axeClean(axe, lang+" sign-in")
+		b.do("type the address", chromedp.SendKeys(chromedp.ID("email"), "owner@w.test"))
+		if status := b.press(`main button[type="submit"]`); status != http.StatusOK {
+			t.Fatalf("%s: ask for a link = %d", lang, status)
+		}
+		b.axeClean(axe, lang+" check your email")
+		link := a.base + waitLinks(t, a, "owner@w.test", i+1) + "?lang=" + lang
+		b.open(link)
+		b.axeClean(axe, lang+" sign-in button")
+		if status := b.press(`main button[type="submit"]`); status != http.StatusOK {
+			t.Fatalf("%s: sign in = %d", lang, status)
+		}
+		if got := b.text("h1"); got != map[string]string{"en": "Clients", "es": "Clientes"}[lang] {
+			t.Fatalf("%s: after sign-in the page is %q", lang, got)
+		}
+		if got := b.text("table.schedules tbody"); !strings.Contains(got, "Dana") || !strings.Contains(got, "⚠") {
+			t.Errorf("%s: the clients list reads %q", lang, got)
+		}
+		b.axeClean(axe, lang+" clients")
+		b.press(`a[href^="/console/clients/` + client + `"]`)
+		if got := b.attr(`svg[role="img"]`, "aria-labelledby"); got != "chart-title chart-desc" {
+			t.Errorf("%s: the chart is labelled by %q", lang, got)
+		}
+		b.axeClean(axe, lang+" client page")
+		b.press(`nav a[href^="/console/alerts"]`)
+		b.axeClean(axe, lang+" alerts")
+		action := map[string]string{"en": "acknowledge", "es": "resolve"}[lang]
+		if status := b.press(`form[action*="/` + action + `"] button`); status != http.StatusOK {
+			t.Fatalf("%s: %s = %d", lang, action, status)
+		}
+		b.axeClean(axe, lang+" alerts after "+action)
+		b.press(`nav a[href^="/console/audit"]`)
+		b.axeClean(axe, lang+" audit log")
+	}
+	alerts, _ := a.st.Alerts(ctx, cid)
+	if len(alerts) != 1 || alerts[0].State != store.AlertResolved {
+		t.Errorf("alerts after the walk: %+v", alerts)
 	}
 }
