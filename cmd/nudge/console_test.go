@@ -438,6 +438,15 @@ func TestConsoleIsolation(t *testing.T) {
 			t.Errorf("%d × %q in the audit log, want %d", got, want, n)
 		}
 	}
+
+	// Erased through the API: her page is gone and so is her assignment.
+	callAPI(t, a.base, keyA, "DELETE", "/api/v1/clients/"+ana, nil, http.StatusNoContent)
+	if r := consoleDo(t, a, "GET", "/console/clients/"+ana, ownerA, nil); r.status != http.StatusNotFound {
+		t.Errorf("an erased client's page: %d", r.status)
+	}
+	if by, _ := a.st.AssignedTo(ctx, cidA, ana); by != "" {
+		t.Errorf("an erased client is still assigned to %q", by)
+	}
 }
 
 // TestConsoleDistressAlertIsAcknowledgedThenResolved: a client's text in
