@@ -228,7 +228,11 @@ func clinicFail(stderr io.Writer, cmd string, err error) int {
 		fmt.Fprintf(stderr, "nudge clinic %s: %v\n", cmd, err)
 		return 2
 	case domain.ErrorCode(err) == domain.ErrNotFound:
-		fmt.Fprintf(stderr, "nudge clinic %s: no such clinic, key, staff member or client\n", cmd)
+		what := "clinic or key"
+		if strings.HasPrefix(cmd, "staff ") {
+			what = "clinic, staff member or client"
+		}
+		fmt.Fprintf(stderr, "nudge clinic %s: no such %s\n", cmd, what)
 		return 2
 	}
 	fmt.Fprintf(stderr, "nudge clinic %s: %v\n", cmd, err)
