@@ -161,6 +161,7 @@ func (h *Handler) Mux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeSendSMSConfirm, h.SendSMSConfirm)
 	mux.HandleFunc(task.TypeDeliverPrompt, h.DeliverPrompt)
 	mux.HandleFunc(task.TypeDeliverWebhook, h.DeliverWebhook)
+	mux.HandleFunc(task.TypeSendConsoleLink, h.SendConsoleLink)
 	return mux
 }
 

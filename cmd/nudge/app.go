@@ -16,6 +16,7 @@ import (
 	"github.com/nudgehq/nudge/internal/api"
 	"github.com/nudgehq/nudge/internal/clientip"
 	"github.com/nudgehq/nudge/internal/config"
+	"github.com/nudgehq/nudge/internal/console"
 	"github.com/nudgehq/nudge/internal/email"
 	"github.com/nudgehq/nudge/internal/httproute"
 	"github.com/nudgehq/nudge/internal/links"
@@ -399,6 +400,18 @@ func (a *App) webHandler() (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", s.Handler())
+	con, err := console.New(console.Config{
+		Service: a.clinicService(), Store: a.store, Enqueue: a.queue,
+		// Sign-in links have budgets of their own, as large as the signup
+		// form's, read on Redis's clock (nil).
+		Budgets:     signuplimit.New(a.rdb, a.cfg.RedisPrefix+"console:", nil),
+		Development: !a.cfg.Production(),
+		Now:         a.now, Logger: a.logger.With("component", "console"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build clinic console: %w", err)
+	}
+	mux.Handle(console.Prefix, con.Handler())
 	// The clinic API is called with bearer keys, never cookies: it sits
 	// beside the browser routes, outside the cross-origin protection.
 	clinicAPI, err := api.New(api.Config{

@@ -35,6 +35,14 @@ const clinicUsage = `Usage:
         turning webhooks on prints a new signing secret (shown once)
   nudge clinic webhook remove --clinic ID
         stop posting the clinic's events
+  nudge clinic staff add --clinic ID --email ADDRESS --role owner|clinician
+        let someone sign in to the clinic console (an address is staff of one clinic)
+  nudge clinic staff list --clinic ID
+        list a clinic's staff
+  nudge clinic staff remove --clinic ID --staff STAFF_ID
+        remove a staff member; their console sessions end at once
+  nudge clinic staff assign --clinic ID --staff STAFF_ID --client CLIENT_ID
+        assign a client to a clinician (a clinician sees only their clients)
 
 The clinic commands work on the Redis that NUDGE_REDIS_URL names.
 `
@@ -65,9 +73,9 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 	svc := app.clinicService()
 
 	cmd, rest := args[0], args[1:]
-	if cmd == "key" || cmd == "webhook" {
+	if cmd == "key" || cmd == "webhook" || cmd == "staff" {
 		if len(rest) == 0 {
-			want := map[string]string{"key": "add, list or revoke", "webhook": "set or remove"}[cmd]
+			want := map[string]string{"key": "add, list or revoke", "webhook": "set or remove", "staff": "add, list, remove or assign"}[cmd]
 			fmt.Fprintf(stderr, "nudge clinic %s: want %s\n\n%s", cmd, want, clinicUsage)
 			return 2
 		}
@@ -87,6 +95,10 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 		clinicID = fs.String("clinic", "", "the clinic's id")
 		keyID    = fs.String("key", "", "the key's id")
 		hookURL  = fs.String("url", "", "the https URL the clinic's events are posted to")
+		email    = fs.String("email", "", "the staff member's email address")
+		role     = fs.String("role", "", "owner (sees every client and the audit log) or clinician (sees assigned clients)")
+		staffID  = fs.String("staff", "", "the staff member's id")
+		clientID = fs.String("client", "", "the client's id")
 	)
 	if err := fs.Parse(rest); err != nil {
 		return 2
@@ -195,6 +207,8 @@ func clinicCommand(ctx context.Context, args []string, getenv func(string) strin
 			return clinicFail(stderr, cmd, err)
 		}
 		fmt.Fprintln(stdout, "webhook removed")
+	case "staff add", "staff list", "staff remove", "staff assign":
+		return staffCommand(ctx, app, cmd, staffArgs{clinic: *clinicID, email: *email, role: *role, staff: *staffID, client: *clientID}, need, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "nudge clinic: unknown command %q\n\n%s", cmd, clinicUsage)
 		return 2
@@ -210,8 +224,15 @@ func clinicFail(stderr io.Writer, cmd string, err error) int {
 	case errors.As(err, &fe):
 		fmt.Fprintf(stderr, "nudge clinic %s: --%s: %s\n", cmd, strings.ReplaceAll(fe.Field, "_", "-"), fe.Message)
 		return 2
+	case domain.ErrorCode(err) == domain.ErrConflict:
+		fmt.Fprintf(stderr, "nudge clinic %s: %v\n", cmd, err)
+		return 2
 	case domain.ErrorCode(err) == domain.ErrNotFound:
-		fmt.Fprintf(stderr, "nudge clinic %s: no such clinic or key\n", cmd)
+		what := "clinic or key"
+		if strings.HasPrefix(cmd, "staff ") {
+			what = "clinic, staff member or client"
+		}
+		fmt.Fprintf(stderr, "nudge clinic %s: no such %s\n", cmd, what)
 		return 2
 	}
 	fmt.Fprintf(stderr, "nudge clinic %s: %v\n", cmd, err)

@@ -37,6 +37,12 @@ func (b *Builder) link(path string, p token.Purpose, id string, ttl time.Duratio
 	return b.base + path + url.PathEscape(b.signer.Sign(p, id, b.now().Add(ttl)))
 }
 
+// ConsoleSignIn is a staff member's one-time link into the clinic console.
+// The token is the console's own (store.CreateSignInLink), not a signed one.
+func (b *Builder) ConsoleSignIn(tok string) string {
+	return b.base + "/console/sign-in/" + url.PathEscape(tok)
+}
+
 // Confirm is the double opt-in link.
 func (b *Builder) Confirm(id string) string {
 	return b.link("/confirm/", token.Confirm, id, ConfirmTTL)

@@ -4,8 +4,8 @@
 // replies are confirmed to be theirs has its nudges held back (a pause of
 // HoldFor, then held until the person resumes, after one gentle check-in);
 // the detection is kept for the person's own record; and a clinic's client
-// raises the clinic's client.crisis_flag event, which names the client, the
-// time and the channel, never the words.
+// raises the clinic's client.crisis_flag event and an alert in the clinic
+// console, which name the client, the time and the channel, never the words.
 //
 // Recognition itself is internal/distress, reached through
 // internal/keyword's one reading of a text. The SMS webhook and the email
@@ -78,6 +78,14 @@ func (r *Responder) Hold(ctx context.Context, sub domain.Subscriber, channel dom
 		return err
 	}
 	r.Logger.Warn("distress in a reply: resources given, nudges held", "subscriber_id", sub.ID, "channel", channel, "rule", rule)
+	if sub.Clinic != "" {
+		// The console's alert list: open until staff acknowledge and
+		// resolve it. Like the flag, it holds no words.
+		a := store.Alert{Client: sub.ID, At: now, Channel: string(channel)}
+		if err := r.Store.RaiseAlert(ctx, sub.Clinic, a); err != nil {
+			r.Logger.Error("could not record the clinic's distress alert", "clinic_id", sub.Clinic, "subscriber_id", sub.ID, "err", err)
+		}
+	}
 	if sub.Clinic != "" && r.Events != nil {
 		flag := notify.CrisisFlag{ClientID: sub.ID, At: now.UTC().Format(time.RFC3339), Channel: string(channel)}
 		if err := r.Events.Emit(ctx, sub.Clinic, notify.ClientCrisisFlag, flag); err != nil {

@@ -200,6 +200,9 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 			if clinic != "" {
 				emailIndex, phoneIndex = s.clinicEmailKey(clinic), s.clinicPhoneKey(clinic)
 				p.ZRem(ctx, s.clinicClientsKey(clinic), id)
+				// Their assignment to a clinician goes too; the clinic's
+				// alerts and audit log keep the id, never a name or words.
+				p.HDel(ctx, s.clinicAssignKey(clinic), id)
 			}
 			if email != "" {
 				p.Eval(ctx, hdelIfScript, []string{emailIndex}, NormaliseEmail(email), id)

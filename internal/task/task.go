@@ -22,6 +22,7 @@ const (
 	TypeSendSMSConfirm   = "sms:confirm"
 	TypeDeliverPrompt    = "prompt:deliver"
 	TypeDeliverWebhook   = "webhook:deliver"
+	TypeSendConsoleLink  = "email:console_link"
 )
 
 // Queues, most urgent first. Confirmations wait behind nothing; nudges come
@@ -250,6 +251,33 @@ func (p *SendNotice) valid() error {
 		return fmt.Errorf("no subscriber id")
 	case p.Kind != NoticeAlreadySubscribed && p.Kind != NoticeWelcome:
 		return fmt.Errorf("unknown notice %q", p.Kind)
+	}
+	return nil
+}
+
+// SendConsoleLink asks the worker to email a staff member a one-time link
+// into the clinic console. The worker mints the link: no secret sits in
+// the queue.
+type SendConsoleLink struct {
+	StaffID string `json:"st"`
+	Locale  string `json:"l"`
+	Nonce   string `json:"k"`
+}
+
+// NewSendConsoleLink builds a console sign-in task, enqueued once per nonce.
+func NewSendConsoleLink(p SendConsoleLink) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", TypeSendConsoleLink, err)
+	}
+	return asynq.NewTask(TypeSendConsoleLink, b,
+		asynq.TaskID("console-link:"+p.StaffID+":"+p.Nonce), asynq.Queue(QueueCritical),
+		asynq.MaxRetry(MaxRetry), asynq.Timeout(Timeout), asynq.Retention(Retention)), nil
+}
+
+func (p *SendConsoleLink) valid() error {
+	if p.StaffID == "" {
+		return fmt.Errorf("no staff id")
 	}
 	return nil
 }

@@ -518,3 +518,11 @@ func (s *Server) outboxPage(w http.ResponseWriter, r *http.Request) {
 		Capacity int
 	}{entries, outbox.Capacity})
 }
+
+// SecurityHeaders wraps h in the headers every page of ours carries (the
+// clinic console's pages too).
+func SecurityHeaders(h http.Handler) http.Handler { return securityHeaders(h) }
+
+// RequestLocale is the page locale of a request not tied to a subscriber:
+// ?lang=, else Accept-Language, else English.
+func RequestLocale(r *http.Request) string { return requestLocale(r) }

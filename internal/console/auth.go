@@ -1,0 +1,141 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/store"
+)
+
+// principal is who a console request acts as: one staff member of one
+// clinic, with their role. It is resolved once per request, from the
+// session, and every read and write below goes through it.
+type principal struct {
+	Clinic    string
+	StaffID   string
+	Email     string
+	Role      string
+	SessionID string
+}
+
+// Owner reports whether the principal may see every client and the audit log.
+func (p *principal) Owner() bool { return p != nil && p.Role == store.RoleOwner }
+
+type principalKey struct{}
+
+func principalOf(r *http.Request) *principal {
+	p, _ := r.Context().Value(principalKey{}).(*principal)
+	return p
+}
+
+// resolve finds the live session behind a request's cookie: present in
+// Redis (a sign-out or a staff removal deletes it), within its absolute
+// lifetime and idle limit, and its staff member still on the clinic's staff.
+func (s *Server) resolve(r *http.Request) (*principal, error) {
+	c, err := r.Cookie(s.CookieName())
+	if err != nil || c.Value == "" {
+		return nil, store.ErrNotFound
+	}
+	ctx := r.Context()
+	sess, err := s.c.Store.ConsoleSessionOf(ctx, c.Value)
+	if err != nil {
+		return nil, err
+	}
+	now := s.c.Now()
+	if now.Sub(sess.CreatedAt) >= SessionMaxAge || now.Sub(sess.SeenAt) >= SessionIdleFor {
+		if err := s.c.Store.EndConsoleSession(ctx, c.Value, sess.Staff); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("session expired: %w", store.ErrNotFound)
+	}
+	st, err := s.c.Store.ClinicStaff(ctx, sess.Clinic, sess.Staff)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.c.Store.TouchConsoleSession(ctx, c.Value, now); err != nil {
+		return nil, err
+	}
+	return &principal{Clinic: st.Clinic, StaffID: st.ID, Email: st.Email, Role: st.Role, SessionID: c.Value}, nil
+}
+
+// staffOnly lets a request through with its principal, or sends the
+// browser to the sign-in page.
+func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.resolve(r)
+		if errors.Is(err, store.ErrNotFound) {
+			s.clearCookie(w)
+			http.Redirect(w, r, withLang(r, "/console/sign-in"), http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// ownersOnly is staffOnly for owners; a clinician gets the 404 of a page
+// that is not there for them.
+func (s *Server) ownersOnly(h http.HandlerFunc) http.Handler {
+	return s.staffOnly(func(w http.ResponseWriter, r *http.Request) {
+		if !principalOf(r).Owner() {
+			s.notFound(w, r)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// client loads a client the principal may see: one of their clinic's, and
+// for a clinician one assigned to them. Anything else is ErrNotFound.
+func (s *Server) client(ctx context.Context, p *principal, id string) (domain.Subscriber, error) {
+	sub, err := s.c.Store.Client(ctx, p.Clinic, id)
+	if err != nil {
+		return domain.Subscriber{}, err
+	}
+	if p.Owner() {
+		return sub, nil
+	}
+	by, err := s.c.Store.AssignedTo(ctx, p.Clinic, id)
+	if err != nil {
+		return domain.Subscriber{}, err
+	}
+	if by != p.StaffID {
+		return domain.Subscriber{}, fmt.Errorf("client %s is not assigned to %s: %w", id, p.StaffID, store.ErrNotFound)
+	}
+	return sub, nil
+}
+
+// mayView says whether the principal may see a client, given the clinic's
+// assignments (a listing checks many at once).
+func (p *principal) mayView(client string, assigned map[string]string) bool {
+	return p.Owner() || assigned[client] == p.StaffID
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.CookieName(), Value: id, Path: "/", HttpOnly: true, Secure: !s.c.Development,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(SessionMaxAge.Seconds()),
+	})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.CookieName(), Value: "", Path: "/", HttpOnly: true, Secure: !s.c.Development,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1,
+	})
+}
+
+// audit records an action of the principal on a client ("" none).
+func (s *Server) audit(r *http.Request, p *principal, action, client, detail string) {
+	e := store.AuditEntry{At: s.c.Now(), Staff: p.StaffID, Email: p.Email, Action: action, Client: client, Detail: detail, IP: clientIP(r)}
+	if err := s.c.Store.Audit(r.Context(), p.Clinic, e); err != nil {
+		// The action is done; a lost audit line is logged loudly, ids only.
+		s.c.Logger.Error("could not write the audit log", "clinic_id", p.Clinic, "staff_id", p.StaffID, "action", action, "err", err)
+	}
+}

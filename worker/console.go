@@ -1,0 +1,87 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/email"
+	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/task"
+)
+
+// consoleLinkText is the sign-in email, per locale: subject, then the
+// paragraphs before and after the link.
+var consoleLinkText = map[string][3]string{
+	"en": {"Your sign-in link for the nudge console",
+		"Someone (we hope you) asked to sign in to your clinic's nudge console. This link works once, within 15 minutes:",
+		"If you did not ask, ignore this email: nothing happens without the link."},
+	"es": {"Tu enlace para entrar en la consola de nudge",
+		"Alguien (esperamos que tú) ha pedido entrar en la consola de nudge de tu clínica. Este enlace funciona una vez, durante 15 minutos:",
+		"Si no lo has pedido, ignora este correo: sin el enlace no ocurre nada."},
+}
+
+var consoleLinkHTML = template.Must(template.New("link").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><body>
+<p>{{.Before}}</p>
+<p><a href="{{.Link}}">{{.Link}}</a></p>
+<p>{{.After}}</p>
+</body></html>`))
+
+// SendConsoleLink mints a one-time console sign-in link for a staff member
+// and emails it. It is not a message to a subscriber: no delivery record,
+// no unsubscribe header. A retry mints a new link; an unused one simply
+// expires.
+func (h *Handler) SendConsoleLink(ctx context.Context, t *asynq.Task) error {
+	var p task.SendConsoleLink
+	if err := task.Decode(t, &p); err != nil {
+		return err
+	}
+	log := h.d.Logger.With("staff_id", p.StaffID, "message", "console-link")
+	st, err := h.d.Store.StaffMember(ctx, p.StaffID)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("console link skipped", "reason", "staff member gone")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	tok, err := h.d.Store.CreateSignInLink(ctx, st, h.d.Now())
+	if err != nil {
+		return err
+	}
+	words, ok := consoleLinkText[p.Locale]
+	if !ok {
+		p.Locale = "en"
+		words = consoleLinkText["en"]
+	}
+	link := h.d.Links.ConsoleSignIn(tok)
+	var html strings.Builder
+	if err := consoleLinkHTML.Execute(&html, map[string]string{"Lang": p.Locale, "Before": words[1], "Link": link, "After": words[2]}); err != nil {
+		return fmt.Errorf("render console link: %v: %w", err, asynq.SkipRetry)
+	}
+	if h.d.EmailLimit != nil {
+		if err := h.waitRate(ctx, h.d.EmailLimit, domain.Email); err != nil {
+			return fmt.Errorf("wait for the email rate: %w", err)
+		}
+	}
+	m := email.Message{
+		From: h.d.From, To: st.Email, Subject: words[0],
+		Text: words[1] + "\n\n" + link + "\n\n" + words[2] + "\n", HTML: html.String(),
+		MessageID: "<console-link." + p.StaffID + "." + p.Nonce + "@" + h.d.Links.Host() + ">",
+	}
+	if err := h.d.Email.Send(ctx, m); err != nil {
+		if email.Classify(err) == email.Temporary {
+			return fmt.Errorf("send console link: %w", err)
+		}
+		// A lost or refused sign-in email is not worth a second one: the
+		// staff member asks again.
+		return fmt.Errorf("send console link: %v: %w", err, asynq.SkipRetry)
+	}
+	log.Info("console link sent")
+	return nil
+}
