@@ -98,11 +98,14 @@ func watchReadiness(ctx context.Context, readyURL string, rdb *redis.Client) fun
 				return
 			case <-tick.C:
 			}
-			s := readySample{at: time.Now()}
+			// A sample is dated when /readyz answered: an answer to a
+			// request sent just before the kill speaks of the time after it.
+			var s readySample
 			if resp, err := client.Get(readyURL); err == nil {
 				s.ready = resp.StatusCode == http.StatusOK
 				resp.Body.Close()
 			}
+			s.at = time.Now()
 			wctx, cancel := context.WithTimeout(ctx, time.Second)
 			s.wrote = rdb.Set(wctx, "probe", s.at.UnixNano(), 0).Err() == nil
 			cancel()
