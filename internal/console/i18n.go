@@ -7,8 +7,32 @@ import (
 )
 
 // catalogue is the console's text, per locale (the locales of the public
-// pages). A missing key shows as [[key]], for the tests to find.
-var catalogue = map[string]map[string]string{
+// pages), joined from each part's texts. A missing key shows as [[key]],
+// for the tests to find.
+var catalogue = joinCatalogues(baseTexts)
+
+// joinCatalogues merges parts' texts per locale; a key given twice is a
+// programming error found at start-up.
+func joinCatalogues(parts ...map[string]map[string]string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, part := range parts {
+		for locale, m := range part {
+			if out[locale] == nil {
+				out[locale] = map[string]string{}
+			}
+			for k, v := range m {
+				if _, dup := out[locale][k]; dup {
+					panic("console: text " + k + " given twice for " + locale)
+				}
+				out[locale][k] = v
+			}
+		}
+	}
+	return out
+}
+
+// baseTexts are the texts of sign-in, clients, alerts and the audit log.
+var baseTexts = map[string]map[string]string{
 	"en": {
 		"console":                 "Clinic console",
 		"nav.clients":             "Clients",
