@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/redis/go-redis/v9"
@@ -158,17 +159,36 @@ const hdelIfScript = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then re
 // (asynq's) business: a task that runs later finds no subscriber and sends
 // nothing. Erasing again is harmless.
 func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
+	return s.erase(ctx, id, nil)
+}
+
+// EraseUnconfirmed erases a signup that is still unconfirmed and was made
+// before cutoff, and leaves anything else alone (Found false). The check
+// and the erasure are one transaction: a confirmation that lands between
+// the expirer's look and its erasure makes the transaction retry, and the
+// retry finds the record active and keeps it.
+func (s *Store) EraseUnconfirmed(ctx context.Context, id string, cutoff time.Time) (Erasure, error) {
+	return s.erase(ctx, id, func(status domain.Status, created time.Time) bool {
+		return status == domain.Pending && created.Before(cutoff)
+	})
+}
+
+// erase is Erase, limited to a record for which only (when not nil) says yes.
+func (s *Store) erase(ctx context.Context, id string, only func(domain.Status, time.Time) bool) (Erasure, error) {
 	key := s.subKey(id)
 	var res Erasure
 	txf := func(tx *redis.Tx) error {
 		res = Erasure{}
-		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms, fClinic, fTimeZone).Result()
+		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms, fClinic, fTimeZone, fCreatedAt).Result()
 		if err != nil {
 			return err
 		}
 		str := func(i int) string { v, _ := m[i].(string); return v }
 		email, phone, status, smsStatus := str(0), str(1), domain.Status(str(2)), domain.SMSStatus(str(3))
 		clinic, zone := str(5), str(6)
+		if only != nil && (m[2] == nil || !only(status, fromUnix(str(7)))) {
+			return nil
+		}
 		planned, err := tx.SMembers(ctx, s.pplanKey(id)).Result()
 		if err != nil {
 			return err
@@ -226,6 +246,9 @@ func (s *Store) Erase(ctx context.Context, id string) (Erasure, error) {
 	}
 	if err := s.watch(ctx, txf, key); err != nil {
 		return Erasure{}, fmt.Errorf("erase %s: %w", id, err)
+	}
+	if only != nil && !res.Found {
+		return res, nil
 	}
 	n, err := s.eraseDeliveries(ctx, id)
 	res.Deliveries = n

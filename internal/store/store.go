@@ -232,6 +232,11 @@ func (s *Store) Signup(ctx context.Context, sub domain.Subscriber, scheds []doma
 	if id == "" {
 		id = NewID()
 	}
+	if sub.CreatedAt.IsZero() {
+		// A signup is as old as its consent entry; a zero time would
+		// put it a week past expiry at once.
+		sub.CreatedAt = ev.At
+	}
 	// The address is the person's handle; an SMS-only signup is known by
 	// its number.
 	index, handle := s.emailIndexKey(), addr

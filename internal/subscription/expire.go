@@ -20,9 +20,10 @@ const (
 	ExpireAfter = 7 * 24 * time.Hour
 )
 
-// Eraser forgets a subscriber entirely.
+// Eraser forgets an unconfirmed signup entirely, and a signup confirmed
+// meanwhile not at all.
 type Eraser interface {
-	Erase(ctx context.Context, id string) (Erasure, error)
+	EraseUnconfirmed(ctx context.Context, id string, cutoff time.Time) (Erasure, error)
 }
 
 // Expirer reminds unconfirmed signups once and forgets them after a week:
@@ -71,7 +72,7 @@ func (e *Expirer) Pass(ctx context.Context) error {
 		return err
 	}
 	for _, id := range expired {
-		errs = append(errs, e.expire(ctx, id))
+		errs = append(errs, e.expire(ctx, id, now.Add(-ExpireAfter)))
 	}
 	due, err := e.store.PendingSince(ctx, now.Add(-RemindAfter), batch)
 	if err != nil {
@@ -83,14 +84,26 @@ func (e *Expirer) Pass(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (e *Expirer) expire(ctx context.Context, id string) error {
+// expire erases a signup still unconfirmed a week after it was made. The
+// pending index only says where to look: the erasure itself checks, in its
+// transaction, that the record is still unconfirmed and old enough, so a
+// confirmation racing the expirer (or a signup made again meanwhile) is
+// never erased.
+func (e *Expirer) expire(ctx context.Context, id string, cutoff time.Time) error {
+	res, err := e.erase.EraseUnconfirmed(ctx, id, cutoff)
+	if err != nil {
+		return fmt.Errorf("erase unconfirmed %s: %w", id, err)
+	}
+	if res.Found {
+		e.logger.Info("unconfirmed signup forgotten", "subscriber_id", id)
+		return e.store.ForgetPending(ctx, id)
+	}
 	sub, err := e.store.Subscriber(ctx, id)
 	if err == nil && sub.Status == domain.Pending {
-		if _, err := e.erase.Erase(ctx, id); err != nil {
-			return fmt.Errorf("erase unconfirmed %s: %w", id, err)
-		}
-		e.logger.Info("unconfirmed signup forgotten", "subscriber_id", id)
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// Signed up again since: the index entry is renewed with it.
+		return nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return e.store.ForgetPending(ctx, id)

@@ -525,6 +525,22 @@ func (m *Manager) Erase(ctx context.Context, id string) (Erasure, error) {
 	if err != nil {
 		return Erasure{Erasure: res}, err
 	}
+	return m.afterErase(ctx, id, res)
+}
+
+// EraseUnconfirmed erases a signup still unconfirmed and made before
+// cutoff, as Erase does, and leaves a record confirmed meanwhile untouched
+// (Found false): the check and the erasure are one transaction.
+func (m *Manager) EraseUnconfirmed(ctx context.Context, id string, cutoff time.Time) (Erasure, error) {
+	res, err := m.c.Store.EraseUnconfirmed(ctx, id, cutoff)
+	if err != nil || !res.Found {
+		return Erasure{Erasure: res}, err
+	}
+	return m.afterErase(ctx, id, res)
+}
+
+// afterErase deletes an erased subscriber's queued tasks.
+func (m *Manager) afterErase(ctx context.Context, id string, res store.Erasure) (Erasure, error) {
 	n, err := m.deleteTasks(ctx, id)
 	out := Erasure{Erasure: res, Tasks: n}
 	if err != nil {
