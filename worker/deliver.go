@@ -43,6 +43,7 @@ func (h *Handler) DeliverNudge(ctx context.Context, t *asynq.Task) error {
 		return store.DeliveryKey{SubscriberID: p.SubscriberID, Program: p.Program, Date: p.Date, Channel: c}
 	}
 	channels := wantedChannels(sub)
+	h.settleUnwanted(ctx, log, sub, channels, key)
 	skipAll := func(reason string) error { return h.skipAll(ctx, log, "nudge", sub, channels, key, reason) }
 	if sub.Status != domain.Active {
 		return skipAll("subscriber " + string(sub.Status))

@@ -61,6 +61,7 @@ func (h *Handler) DeliverPrompt(ctx context.Context, t *asynq.Task) error {
 		return store.DeliveryKey{SubscriberID: sub.ID, Program: domain.BetweenSession, Date: occ.Key(), Channel: c}
 	}
 	channels := wantedChannels(sub)
+	h.settleUnwanted(ctx, log, sub, channels, key)
 	if len(channels) == 0 {
 		log.Info("prompt skipped", "reason", "no channel the client confirmed")
 		return nil

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -283,6 +284,33 @@ func (h *Handler) skip(ctx context.Context, log *slog.Logger, sub domain.Subscri
 	h.d.Metrics.Message(string(key.Channel), string(key.Program), string(st))
 	h.index(ctx, log, sub, key)
 	return nil
+}
+
+// settleUnwanted, on a retry, ends as unknown the claims an earlier attempt
+// left on channels the person no longer wants (they unsubscribed from
+// email, texted STOP, or changed channels while the attempt was stuck):
+// the retry's own skip or send covers only the channels still wanted, and
+// a claim no one ends would stay claimed for good. A first attempt has no
+// earlier claims and costs nothing here.
+func (h *Handler) settleUnwanted(ctx context.Context, log *slog.Logger, sub domain.Subscriber, wanted []domain.Channel, key func(domain.Channel) store.DeliveryKey) {
+	if retried, _ := asynq.GetRetryCount(ctx); retried == 0 {
+		return
+	}
+	for _, c := range []domain.Channel{domain.Email, domain.SMS} {
+		if slices.Contains(wanted, c) {
+			continue
+		}
+		st, err := h.d.Store.SettleClaim(ctx, key(c), h.d.Now())
+		if err != nil {
+			log.Warn("could not settle an earlier claim", "channel", c, "err", err)
+			continue
+		}
+		if st == store.Unknown {
+			log.Warn("delivery unknown", "channel", c, "reason", "an earlier attempt stopped after claiming; the channel is no longer wanted")
+			h.d.Metrics.Message(string(c), string(key(c).Program), string(st))
+			h.index(ctx, log, sub, key(c))
+		}
+	}
 }
 
 // index lists a clinic client's delivery record for the clinic API. A

@@ -347,3 +347,76 @@ func TestPausedThenWelcomedBack(t *testing.T) {
 		t.Fatal("the welcome back repeats after the first nudge")
 	}
 }
+
+// A worker killed between claiming the email and recording it leaves the
+// record claimed. If the person then stops wanting email (here: they move
+// to SMS, not yet confirmed), the retry's skip and send reach only the
+// channels still wanted; the retry must still end the email claim as
+// unknown, never leave it claimed for good, and send nothing. The retry
+// runs in a real asynq server, which is what tells a retry from a first
+// attempt.
+func TestARetryEndsAClaimOnAChannelNoLongerWanted(t *testing.T) {
+	b := setup(t, planned.Add(time.Minute))
+	ctx := context.Background()
+	k := store.DeliveryKey{SubscriberID: b.id, Program: domain.WeeklyCheckin, Date: "2026-12-01", Channel: domain.Email}
+	if _, err := b.st.UpdatePreferences(ctx, b.id, store.Preferences{TimeZone: "UTC", Locale: "en", Channels: []domain.Channel{domain.SMS},
+		Schedules: []domain.Schedule{{Program: domain.WeeklyCheckin, Rule: "weekly:tue@18:30"}}}, store.ConsentEvent{}); err != nil {
+		t.Fatal(err)
+	}
+
+	rdb := redistest.Client(t, redistest.DBWorker)
+	queue := "retry-" + b.st.Prefix()
+	attempts := make(chan int, 4)
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(task.TypeDeliverNudge, func(ctx context.Context, tk *asynq.Task) error {
+		retried, _ := asynq.GetRetryCount(ctx)
+		attempts <- retried
+		if retried == 0 {
+			// The first attempt claims, then dies before recording.
+			if err := b.st.ClaimDelivery(ctx, k, planned); err != nil {
+				return err
+			}
+			return errors.New("worker killed after claiming")
+		}
+		return b.h.DeliverNudge(ctx, tk)
+	})
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Queues: map[string]int{queue: 1}, Concurrency: 1, LogLevel: asynq.FatalLevel,
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return 10 * time.Millisecond },
+	})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	tk, err := task.NewDeliverNudge(b.payload(1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asynq.NewClientFromRedisClient(rdb).EnqueueContext(ctx, tk, asynq.Queue(queue)); err != nil {
+		t.Fatal(err)
+	}
+	for want := range 2 {
+		select {
+		case got := <-attempts:
+			if got != want {
+				t.Fatalf("attempt with retry count %d, want %d", got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("attempt %d never ran", want+1)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d := b.record(t)
+		if d.State == store.Unknown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the retry the email record is %+v, want unknown", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(b.sink.Messages()); n != 0 {
+		t.Fatalf("SMTP server got %d messages, want 0", n)
+	}
+}

@@ -313,6 +313,28 @@ func (s *Store) SkipDelivery(ctx context.Context, k DeliveryKey, reason string, 
 	return DeliveryState(st), nil
 }
 
+var settleScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 's') == 'claimed' then
+  redis.call('HSET', KEYS[1], 's', 'unknown', 'w', 'an earlier attempt stopped after claiming', 't', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 'unknown'
+end
+return ''
+`)
+
+// SettleClaim ends a claim left by an attempt that never reported back as
+// unknown, and writes nothing otherwise: no record is made for an
+// occurrence never claimed. A retry uses it on the channels the person no
+// longer wants, which the retry's skip or send would not reach. It returns
+// Unknown, or "" when there was no such claim.
+func (s *Store) SettleClaim(ctx context.Context, k DeliveryKey, now time.Time) (DeliveryState, error) {
+	st, err := settleScript.Run(ctx, s.rdb, []string{s.deliveryKey(k)}, now.Unix(), int(DeliveryRetention.Seconds())).Text()
+	if err != nil {
+		return "", fmt.Errorf("settle claim %s: %w", k, err)
+	}
+	return DeliveryState(st), nil
+}
+
 // Delivery loads a delivery record.
 func (s *Store) Delivery(ctx context.Context, k DeliveryKey) (Delivery, error) {
 	m, err := s.rdb.HGetAll(ctx, s.deliveryKey(k)).Result()
