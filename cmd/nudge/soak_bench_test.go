@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/textproto"
@@ -335,25 +336,61 @@ func (ss soakSession) Data(r io.Reader) error {
 	return nil
 }
 
-// soakSample is Redis at a simulated day's end.
+// soakSample is Redis at a simulated day's end: used_memory, keys, the
+// delivery records and completed tasks kept, and the bytes of every key
+// by class (soakClasses), so growth can be put down to what grows by
+// design (one record, one history entry and one completed task an
+// occurrence) or to anything else.
 type soakSample struct {
 	mem, keys, dlv, done int64
+	bytes                map[string]int64
+}
+
+// soakClasses name the kinds of key whose memory is summed apart: the
+// delivery records (kept 90 days), the sent history (for the monthly
+// review), asynq's task hashes (a completed one is kept 48 hours) and
+// everything else, which should stay flat once every program has run.
+var soakClasses = []string{"delivery records", "sent history", "asynq tasks", "everything else"}
+
+func soakClass(key string) string {
+	switch {
+	case strings.HasPrefix(key, "nudge:dlv:"):
+		return "delivery records"
+	case strings.HasPrefix(key, "nudge:sent:"):
+		return "sent history"
+	case strings.HasPrefix(key, "asynq:") && strings.Contains(key, "}:t:"):
+		return "asynq tasks"
+	}
+	return "everything else"
 }
 
 func soakSampleRedis(b *testing.B, rdb *redis.Client, day int) soakSample {
 	ctx := context.Background()
-	var s soakSample
+	s := soakSample{bytes: map[string]int64{}}
 	if info, err := rdb.Info(ctx, "memory").Result(); err == nil {
 		s.mem = soakInfoInt(info, "used_memory")
 	}
 	s.keys, _ = rdb.DBSize(ctx).Result()
 	var cursor uint64
 	for {
-		keys, c, err := rdb.Scan(ctx, cursor, "nudge:dlv:*", 5000).Result()
+		keys, c, err := rdb.Scan(ctx, cursor, "*", 5000).Result()
 		if err != nil {
 			break
 		}
-		s.dlv += int64(len(keys))
+		cmds := make([]*redis.IntCmd, len(keys))
+		_, _ = rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.MemoryUsage(ctx, k)
+			}
+			return nil
+		})
+		for i, k := range keys {
+			class := soakClass(k)
+			s.bytes[class] += cmds[i].Val() // a key gone meanwhile counts 0
+			if class == "delivery records" {
+				s.dlv++
+			}
+		}
 		if cursor = c; cursor == 0 {
 			break
 		}
@@ -429,8 +466,8 @@ func soakReport(b *testing.B, rdb *redis.Client, sink *soakSink, occs []soakOcc,
 		}
 	}
 	var total soakDay
-	b.Logf("| day | due | sent | skipped | unknown (of which delivered) | missing | duplicates | lost | used_memory | keys | delivery records | completed tasks kept |")
-	b.Logf("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	b.Logf("| day | due | sent | skipped | unknown (of which delivered) | missing | duplicates | lost | used_memory | keys | delivery records | completed tasks kept | %s (MEMORY USAGE) |", strings.Join(soakClasses, " MB | "))
+	b.Logf("|---|---|---|---|---|---|---|---|---|---|---|---|%s", strings.Repeat("---|", len(soakClasses)))
 	for i, d := range per {
 		var sk []string
 		n := 0
@@ -447,8 +484,12 @@ func soakReport(b *testing.B, rdb *redis.Client, sink *soakSink, occs []soakOcc,
 		if i < len(samples) {
 			s = samples[i]
 		}
-		b.Logf("| %d (%s) | %d | %d | %s | %d (%d) | %d | %d | %d | %s | %d | %d | %d |", i+1, soakStart.AddDate(0, 0, i).Format("Mon 2 Jan"),
-			d.due, d.sent, skipped, d.unknown, d.unknownDelivered, d.missing, d.dup, d.lost, soakMB(s.mem), s.keys, s.dlv, s.done)
+		var classes []string
+		for _, c := range soakClasses {
+			classes = append(classes, soakMB(s.bytes[c]))
+		}
+		b.Logf("| %d (%s) | %d | %d | %s | %d (%d) | %d | %d | %d | %s | %d | %d | %d | %s |", i+1, soakStart.AddDate(0, 0, i).Format("Mon 2 Jan"),
+			d.due, d.sent, skipped, d.unknown, d.unknownDelivered, d.missing, d.dup, d.lost, soakMB(s.mem), s.keys, s.dlv, s.done, strings.Join(classes, " | "))
 		total.due += d.due
 		total.sent += d.sent
 		total.unknown += d.unknown
@@ -456,6 +497,17 @@ func soakReport(b *testing.B, rdb *redis.Client, sink *soakSink, occs []soakOcc,
 		total.dup += d.dup
 		total.lost += d.lost
 	}
+	// Once every program has run (day 2 on), what does not grow by design
+	// should hold still: its largest day-over-day change.
+	worst := 0.0
+	for i := 2; i < len(samples); i++ {
+		prev, cur := samples[i-1].bytes["everything else"], samples[i].bytes["everything else"]
+		if prev > 0 {
+			worst = max(worst, math.Abs(float64(cur-prev))/float64(prev))
+		}
+	}
+	b.Logf("everything else: largest day-over-day change from day 2 on %.1f %%", 100*worst)
+	b.ReportMetric(100*worst, "rest-change-%")
 	b.ReportMetric(float64(total.due), "due")
 	b.ReportMetric(float64(total.sent), "sent")
 	b.ReportMetric(float64(total.unknown), "unknown")
