@@ -183,7 +183,10 @@ func (s *Server) Handler() http.Handler {
 type request struct {
 	*http.Request
 	clinic domain.Clinic
-	body   []byte
+	// who is the key's principal: the same kind the console resolves a
+	// staff session to, checked by the same clinic.Service.Reach.
+	who  clinic.Principal
+	body []byte
 }
 
 // response is what a handler returns: a status, and a value to encode as
@@ -257,15 +260,18 @@ func (s *Server) unauthorized(keyGiven bool) response {
 // serve runs one route: it checks the key, reads the body, applies the
 // Idempotency-Key of a POST, runs the handler and writes the response.
 func (s *Server) serve(rt route) http.Handler {
+	if strings.Contains(rt.path, "{id}") {
+		rt.handle = reaching(rt.handle)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
 		req := &request{Request: hr}
 		if !rt.public {
-			c, resp, ok := s.authenticate(req)
+			c, who, resp, ok := s.authenticate(req)
 			if !ok {
 				s.write(w, resp)
 				return
 			}
-			req.clinic = c
+			req.clinic, req.who = c, who
 			if resp, ok := s.withinBudget(req); !ok {
 				s.write(w, resp)
 				return
@@ -295,22 +301,35 @@ func (s *Server) serve(rt route) http.Handler {
 	})
 }
 
-// authenticate finds the clinic of the request's bearer key.
-func (s *Server) authenticate(r *request) (domain.Clinic, response, bool) {
+// authenticate finds the clinic of the request's bearer key and the key's
+// principal.
+func (s *Server) authenticate(r *request) (domain.Clinic, clinic.Principal, response, bool) {
 	h := r.Header.Get("Authorization")
 	scheme, key, _ := strings.Cut(strings.TrimSpace(h), " ")
 	key = strings.TrimSpace(key)
 	if h == "" || !strings.EqualFold(scheme, "Bearer") || key == "" {
-		return domain.Clinic{}, s.unauthorized(h != ""), false
+		return domain.Clinic{}, clinic.Principal{}, s.unauthorized(h != ""), false
 	}
-	c, _, err := s.c.Service.Authenticate(r.Context(), key)
+	c, keyID, err := s.c.Service.Authenticate(r.Context(), key)
 	if domain.ErrorCode(err) == domain.ErrUnauthorized {
-		return domain.Clinic{}, s.unauthorized(true), false
+		return domain.Clinic{}, clinic.Principal{}, s.unauthorized(true), false
 	}
 	if err != nil {
-		return domain.Clinic{}, s.fail(r, err), false
+		return domain.Clinic{}, clinic.Principal{}, s.fail(r, err), false
 	}
-	return c, response{}, true
+	return c, clinic.Principal{Clinic: c.ID, Key: keyID}, response{}, true
+}
+
+// reaching runs handle only when the request's principal may reach the
+// client its path names ({id}), through the rule the console uses too;
+// anything else is the one not-found answer.
+func reaching(handle func(*Server, *request) response) func(*Server, *request) response {
+	return func(s *Server, r *request) response {
+		if _, err := s.c.Service.Reach(r.ctx(), r.who, r.PathValue("id")); err != nil {
+			return s.fail(r, err)
+		}
+		return handle(s, r)
+	}
 }
 
 // withinBudget takes one request from the clinic's budget, or answers 429

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/nudgehq/nudge/internal/clinic"
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/store"
 )
@@ -91,30 +92,23 @@ func (s *Server) ownersOnly(h http.HandlerFunc) http.Handler {
 	})
 }
 
+// access is the principal as the service layer knows it: the kind the
+// JSON API resolves a key to, checked by the same rule.
+func (p *principal) access() clinic.Principal {
+	return clinic.Principal{Clinic: p.Clinic, Staff: p.StaffID, Role: p.Role}
+}
+
 // client loads a client the principal may see: one of their clinic's, and
-// for a clinician one assigned to them. Anything else is ErrNotFound.
+// for a clinician one assigned to them (clinic.Service.Reach, the API's
+// rule too). Anything else is ErrNotFound.
 func (s *Server) client(ctx context.Context, p *principal, id string) (domain.Subscriber, error) {
-	sub, err := s.c.Store.Client(ctx, p.Clinic, id)
-	if err != nil {
-		return domain.Subscriber{}, err
-	}
-	if p.Owner() {
-		return sub, nil
-	}
-	by, err := s.c.Store.AssignedTo(ctx, p.Clinic, id)
-	if err != nil {
-		return domain.Subscriber{}, err
-	}
-	if by != p.StaffID {
-		return domain.Subscriber{}, fmt.Errorf("client %s is not assigned to %s: %w", id, p.StaffID, store.ErrNotFound)
-	}
-	return sub, nil
+	return s.c.Service.Reach(ctx, p.access(), id)
 }
 
 // mayView says whether the principal may see a client, given the clinic's
 // assignments (a listing checks many at once).
 func (p *principal) mayView(client string, assigned map[string]string) bool {
-	return p.Owner() || assigned[client] == p.StaffID
+	return p.access().MayView(client, assigned)
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, id string) {
