@@ -113,3 +113,21 @@ func TestCSVCellsAreNotFormulas(t *testing.T) {
 		}
 	}
 }
+
+func TestOwnerTextsInBothLocales(t *testing.T) {
+	for k := range ownerTexts["en"] {
+		if _, ok := ownerTexts["es"][k]; !ok {
+			t.Errorf("%s has no Spanish", k)
+		}
+	}
+	for k := range ownerTexts["es"] {
+		if _, ok := ownerTexts["en"][k]; !ok {
+			t.Errorf("%s has no English", k)
+		}
+	}
+	for d := range ownerNotices {
+		if _, ok := ownerTexts["en"]["owner.done."+d]; !ok {
+			t.Errorf("notice %s has no text", d)
+		}
+	}
+}
