@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -406,7 +408,11 @@ func (a *App) webHandler() (http.Handler, error) {
 		// form's, read on Redis's clock (nil).
 		Budgets:     signuplimit.New(a.rdb, a.cfg.RedisPrefix+"console:", nil),
 		Development: !a.cfg.Production(),
-		Now:         a.now, Logger: a.logger.With("component", "console"),
+		// Audit lines and the sign-in budget see the client behind trusted
+		// proxies (NUDGE_TRUSTED_PROXIES), as the public pages do.
+		ClientIP: clientip.New(a.cfg.TrustedProxies).IP,
+		SealKey:  consoleSealKey(a.cfg.Secret),
+		Now:      a.now, Logger: a.logger.With("component", "console"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build clinic console: %w", err)
@@ -526,4 +532,13 @@ func (a *App) Close() {
 	if a.mini != nil {
 		a.mini.Close()
 	}
+}
+
+// consoleSealKey derives the key that seals the console's second-factor
+// secrets from NUDGE_SECRET: a copy of Redis alone does not hold them in
+// the clear. A new NUDGE_SECRET means staff enrol again.
+func consoleSealKey(secret config.Secret) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("nudge console second-factor secrets v1"))
+	return m.Sum(nil)
 }

@@ -54,7 +54,7 @@ func staffCommand(ctx context.Context, app *App, cmd string, a staffArgs, need f
 		if !need(a.staff, "staff") {
 			return 2
 		}
-		if err := app.store.RemoveStaff(ctx, a.clinic, a.staff); err != nil {
+		if err := app.store.RemoveStaffMember(ctx, a.clinic, a.staff); err != nil {
 			return clinicFail(stderr, cmd, err)
 		}
 		fmt.Fprintf(stdout, "staff %s removed; their console sessions have ended\n", a.staff)

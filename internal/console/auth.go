@@ -20,6 +20,9 @@ type principal struct {
 	Email     string
 	Role      string
 	SessionID string
+	// MustEnrol: the clinic requires a second factor this staff member
+	// has not set up; only the enrolment page (and sign-out) is open.
+	MustEnrol bool
 }
 
 // Owner reports whether the principal may see every client and the audit log.
@@ -34,7 +37,8 @@ func principalOf(r *http.Request) *principal {
 
 // resolve finds the live session behind a request's cookie: present in
 // Redis (a sign-out or a staff removal deletes it), within its absolute
-// lifetime and idle limit, and its staff member still on the clinic's staff.
+// lifetime and its clinic's idle limit, and its staff member still on the
+// clinic's staff.
 func (s *Server) resolve(r *http.Request) (*principal, error) {
 	c, err := r.Cookie(s.CookieName())
 	if err != nil || c.Value == "" {
@@ -46,7 +50,11 @@ func (s *Server) resolve(r *http.Request) (*principal, error) {
 		return nil, err
 	}
 	now := s.c.Now()
-	if now.Sub(sess.CreatedAt) >= SessionMaxAge || now.Sub(sess.SeenAt) >= SessionIdleFor {
+	cs, err := s.c.Store.ConsoleSettingsOf(ctx, sess.Clinic)
+	if err != nil {
+		return nil, err
+	}
+	if now.Sub(sess.CreatedAt) >= SessionMaxAge || now.Sub(sess.SeenAt) >= cs.IdleFor() {
 		if err := s.c.Store.EndConsoleSession(ctx, c.Value, sess.Staff); err != nil {
 			return nil, err
 		}
@@ -59,12 +67,27 @@ func (s *Server) resolve(r *http.Request) (*principal, error) {
 	if err := s.c.Store.TouchConsoleSession(ctx, c.Value, now); err != nil {
 		return nil, err
 	}
-	return &principal{Clinic: st.Clinic, StaffID: st.ID, Email: st.Email, Role: st.Role, SessionID: c.Value}, nil
+	p := &principal{Clinic: st.Clinic, StaffID: st.ID, Email: st.Email, Role: st.Role, SessionID: c.Value}
+	if cs.RequireTOTP {
+		tf, err := s.c.Store.StaffTOTPOf(ctx, st.ID)
+		if err != nil {
+			return nil, err
+		}
+		p.MustEnrol = !tf.On
+	}
+	return p, nil
 }
 
 // staffOnly lets a request through with its principal, or sends the
-// browser to the sign-in page.
-func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
+// browser to the sign-in page (or, when the clinic requires a second
+// factor the staff member lacks, to enrol one).
+func (s *Server) staffOnly(h http.HandlerFunc) http.Handler { return s.signedIn(h, false) }
+
+// enrolling is staffOnly for the second-factor pages, open to a staff
+// member who must enrol.
+func (s *Server) enrolling(h http.HandlerFunc) http.Handler { return s.signedIn(h, true) }
+
+func (s *Server) signedIn(h http.HandlerFunc, enrolPage bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.resolve(r)
 		if errors.Is(err, store.ErrNotFound) {
@@ -74,6 +97,10 @@ func (s *Server) staffOnly(h http.HandlerFunc) http.Handler {
 		}
 		if err != nil {
 			s.internalError(w, r, err)
+			return
+		}
+		if p.MustEnrol && !enrolPage && r.URL.Path != "/console/sign-out" {
+			http.Redirect(w, r, withLang(r, "/console/totp"), http.StatusSeeOther)
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
@@ -127,7 +154,7 @@ func (s *Server) clearCookie(w http.ResponseWriter) {
 
 // audit records an action of the principal on a client ("" none).
 func (s *Server) audit(r *http.Request, p *principal, action, client, detail string) {
-	e := store.AuditEntry{At: s.c.Now(), Staff: p.StaffID, Email: p.Email, Action: action, Client: client, Detail: detail, IP: clientIP(r)}
+	e := store.AuditEntry{At: s.c.Now(), Staff: p.StaffID, Email: p.Email, Action: action, Client: client, Detail: detail, IP: s.clientIP(r)}
 	if err := s.c.Store.Audit(r.Context(), p.Clinic, e); err != nil {
 		// The action is done; a lost audit line is logged loudly, ids only.
 		s.c.Logger.Error("could not write the audit log", "clinic_id", p.Clinic, "staff_id", p.StaffID, "action", action, "err", err)

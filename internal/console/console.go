@@ -40,9 +40,11 @@ const Prefix = "/console/"
 
 // Session and link lifetimes.
 const (
-	LinkTTL        = 15 * time.Minute
-	SessionMaxAge  = 12 * time.Hour
-	SessionIdleFor = 30 * time.Minute
+	LinkTTL       = 15 * time.Minute
+	SessionMaxAge = 12 * time.Hour
+	// SessionIdleFor is the default idle limit; each clinic's owners set
+	// their own (store.ConsoleSettings), which is the one applied.
+	SessionIdleFor = store.DefaultIdleMinutes * time.Minute
 )
 
 // Budgets caps sign-in link requests per client IP and per address.
@@ -65,8 +67,13 @@ type Config struct {
 	// Development drops the cookie's Secure flag and __Host- prefix, so the
 	// console works over plain http on a developer's machine.
 	Development bool
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// ClientIP finds a request's client address behind trusted proxies
+	// (clientip.Resolver.IP); nil takes the connection's peer.
+	ClientIP func(*http.Request) string
+	// SealKey (32 bytes) seals staff members' TOTP secrets at rest.
+	SealKey []byte
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Server serves the console.
@@ -80,10 +87,13 @@ func New(c Config) (*Server, error) {
 	if c.Service == nil || c.Store == nil || c.Enqueue == nil || c.Now == nil || c.Logger == nil {
 		return nil, errors.New("console: a service, store, queue, clock and logger are needed")
 	}
+	if len(c.SealKey) != 32 {
+		return nil, errors.New("console: a 32-byte key to seal second-factor secrets is needed")
+	}
 	s := &Server{c: c, pages: map[string]map[string]*template.Template{}}
 	for locale, m := range catalogue {
 		s.pages[locale] = map[string]*template.Template{}
-		for _, name := range []string{"message", "sign_in", "clients", "client", "alerts", "audit"} {
+		for _, name := range []string{"message", "sign_in", "clients", "client", "alerts", "audit", "staff", "settings", "totp", "totp_code"} {
 			t, err := template.New(name).Funcs(pageFuncs(locale, m)).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
 			if err != nil {
 				return nil, err
@@ -123,6 +133,27 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /console/alerts/{id}/acknowledge", s.staffOnly(s.alertAcknowledge))
 	mux.Handle("POST /console/alerts/{id}/resolve", s.staffOnly(s.alertResolve))
 	mux.Handle("GET /console/audit", s.ownersOnly(s.auditList))
+	mux.Handle("GET /console/audit.csv", s.ownersOnly(s.auditCSV))
+	mux.Handle("GET /console/staff", s.ownersOnly(s.staffList))
+	mux.Handle("POST /console/staff", s.ownersOnly(s.staffInvite))
+	mux.Handle("POST /console/staff/{id}/role", s.ownersOnly(s.staffRole))
+	mux.Handle("POST /console/staff/{id}/remove", s.ownersOnly(s.staffRemove))
+	mux.Handle("POST /console/staff/{id}/totp-reset", s.ownersOnly(s.staffResetTOTP))
+	mux.Handle("GET /console/settings", s.ownersOnly(s.settingsShow))
+	mux.Handle("POST /console/settings", s.ownersOnly(s.settingsSave))
+	mux.Handle("POST /console/settings/console", s.ownersOnly(s.settingsConsole))
+	mux.Handle("POST /console/settings/webhook", s.ownersOnly(s.settingsWebhook))
+	mux.Handle("POST /console/settings/webhook/rotate", s.ownersOnly(s.settingsRotate))
+	mux.Handle("POST /console/settings/keys", s.ownersOnly(s.keyCreate))
+	mux.Handle("POST /console/settings/keys/{id}/revoke", s.ownersOnly(s.keyRevoke))
+	mux.Handle("GET /console/totp", s.enrolling(s.totpShow))
+	mux.Handle("POST /console/totp/start", s.enrolling(s.totpStart))
+	mux.Handle("POST /console/totp/confirm", s.enrolling(s.totpConfirm))
+	mux.Handle("POST /console/totp/off", s.staffOnly(s.totpOff))
+	mux.HandleFunc("GET /console/sign-in/code", s.codeShow)
+	mux.HandleFunc("POST /console/sign-in/code", s.codeCheck)
+	mux.HandleFunc("GET /console/sign-in/enrol", s.enrolShow)
+	mux.HandleFunc("POST /console/sign-in/enrol", s.codeCheck)
 	mux.HandleFunc("/console/", s.notFoundPage)
 	cop := http.NewCrossOriginProtection()
 	return web.SecurityHeaders(noStore(cop.Handler(httproute.Record(mux))))
@@ -206,7 +237,12 @@ func withLang(r *http.Request, path string) string {
 	return path
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the request's client: behind trusted proxies the address
+// they forwarded for, else the connection's peer.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.c.ClientIP != nil {
+		return s.c.ClientIP(r)
+	}
 	ip, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

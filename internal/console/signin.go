@@ -43,7 +43,7 @@ func (s *Server) signInSend(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	sent := messageData{Paragraphs: []string{tr("signin.sent"), tr("signin.sent_ttl")}}
 	if s.c.Budgets != nil {
-		wait, err := s.c.Budgets.AllowIP(ctx, clientIP(r))
+		wait, err := s.c.Budgets.AllowIP(ctx, s.clientIP(r))
 		if err != nil {
 			s.internalError(w, r, err)
 			return
@@ -139,6 +139,14 @@ func (s *Server) linkOpen(w http.ResponseWriter, r *http.Request) {
 		if old, err := s.c.Store.ConsoleSessionOf(ctx, c.Value); err == nil {
 			_ = s.c.Store.EndConsoleSession(ctx, c.Value, old.Staff)
 		}
+	}
+	// With a second factor the link leads to the code page; the session
+	// starts there.
+	if held, err := s.secondFactor(w, r, st); held || err != nil {
+		if err != nil {
+			s.internalError(w, r, err)
+		}
+		return
 	}
 	id, err := s.c.Store.CreateConsoleSession(ctx, st, now, SessionMaxAge)
 	if errors.Is(err, store.ErrNotFound) {
