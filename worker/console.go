@@ -25,6 +25,18 @@ var consoleLinkText = map[string][3]string{
 		"Si no lo has pedido, ignora este correo: sin el enlace no ocurre nada."},
 }
 
+// consoleInviteText is the email that welcomes a new staff member, per
+// locale: subject, the paragraph before the link (%s: the clinic's display
+// name), and the one after it (%s: the sign-in page).
+var consoleInviteText = map[string][3]string{
+	"en": {"You have been added to %s on nudge",
+		"You are now on the staff of %s in the nudge clinic console. This link signs you in once, within 15 minutes:",
+		"Later, or if the link has run out, ask for a new one with this address at %s. If you did not expect this email, tell your clinic."},
+	"es": {"Te han añadido a %s en nudge",
+		"Ahora formas parte del equipo de %s en la consola de nudge para clínicas. Este enlace te deja entrar una vez, durante 15 minutos:",
+		"Más adelante, o si el enlace ha caducado, pide uno nuevo con esta dirección en %s. Si no esperabas este correo, avisa a tu clínica."},
+}
+
 var consoleLinkHTML = template.Must(template.New("link").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><body>
 <p>{{.Before}}</p>
@@ -54,10 +66,22 @@ func (h *Handler) SendConsoleLink(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	words, ok := consoleLinkText[p.Locale]
-	if !ok {
+	if _, ok := consoleLinkText[p.Locale]; !ok {
 		p.Locale = "en"
-		words = consoleLinkText["en"]
+	}
+	words := consoleLinkText[p.Locale]
+	kind := "console-link"
+	if p.Invite {
+		name := "your clinic"
+		if p.Locale == "es" {
+			name = "tu clínica"
+		}
+		if c, err := h.d.Store.Clinic(ctx, st.Clinic); err == nil && c.DisplayName != "" {
+			name = c.DisplayName
+		}
+		w := consoleInviteText[p.Locale]
+		words = [3]string{fmt.Sprintf(w[0], name), fmt.Sprintf(w[1], name), fmt.Sprintf(w[2], h.d.Links.ConsoleSignInPage())}
+		kind = "console-invite"
 	}
 	link := h.d.Links.ConsoleSignIn(tok)
 	var html strings.Builder
@@ -72,7 +96,7 @@ func (h *Handler) SendConsoleLink(ctx context.Context, t *asynq.Task) error {
 	m := email.Message{
 		From: h.d.From, To: st.Email, Subject: words[0],
 		Text: words[1] + "\n\n" + link + "\n\n" + words[2] + "\n", HTML: html.String(),
-		MessageID: "<console-link." + p.StaffID + "." + p.Nonce + "@" + h.d.Links.Host() + ">",
+		MessageID: "<" + kind + "." + p.StaffID + "." + p.Nonce + "@" + h.d.Links.Host() + ">",
 	}
 	if err := h.d.Email.Send(ctx, m); err != nil {
 		if email.Classify(err) == email.Temporary {
@@ -82,6 +106,6 @@ func (h *Handler) SendConsoleLink(ctx context.Context, t *asynq.Task) error {
 		// staff member asks again.
 		return fmt.Errorf("send console link: %v: %w", err, asynq.SkipRetry)
 	}
-	log.Info("console link sent")
+	log.Info("console link sent", "invite", p.Invite)
 	return nil
 }

@@ -138,6 +138,18 @@ func TestConsoleOwnerStaffPage(t *testing.T) {
 		t.Fatalf("invited staff: %+v %v", st, err)
 	}
 	link := waitLinks(t, a, "new@o.test", 1)
+	// It is an invitation, not a sign-in someone asked for: it names the
+	// clinic and where to ask for a link later.
+	invited := false
+	for _, m := range a.mail.Messages() {
+		if len(m.To) == 1 && m.To[0] == "new@o.test" {
+			invited = strings.Contains(m.Header.Get("Subject"), "You have been added to") &&
+				strings.Contains(m.Text, "with this address at https://nudge.test/console/sign-in.") && !strings.Contains(m.Text, "Someone (we hope you)")
+		}
+	}
+	if !invited {
+		t.Errorf("the invitation email does not read as one")
+	}
 	in := consoleDo(t, a, "POST", link, "", url.Values{})
 	if in.status != http.StatusSeeOther || in.cookie == nil {
 		t.Fatalf("the invitation's link: %d", in.status)

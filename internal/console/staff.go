@@ -94,7 +94,7 @@ func (s *Server) staffInvite(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	t, err := task.NewSendConsoleLink(task.SendConsoleLink{StaffID: st.ID, Locale: web.RequestLocale(r), Nonce: store.NewID()})
+	t, err := task.NewSendConsoleLink(task.SendConsoleLink{StaffID: st.ID, Locale: web.RequestLocale(r), Nonce: store.NewID(), Invite: true})
 	if err == nil {
 		err = s.enqueue(r.Context(), t)
 	}

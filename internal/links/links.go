@@ -37,6 +37,10 @@ func (b *Builder) link(path string, p token.Purpose, id string, ttl time.Duratio
 	return b.base + path + url.PathEscape(b.signer.Sign(p, id, b.now().Add(ttl)))
 }
 
+// ConsoleSignInPage is the console's sign-in page, where staff ask for a
+// link.
+func (b *Builder) ConsoleSignInPage() string { return b.base + "/console/sign-in" }
+
 // ConsoleSignIn is a staff member's one-time link into the clinic console.
 // The token is the console's own (store.CreateSignInLink), not a signed one.
 func (b *Builder) ConsoleSignIn(tok string) string {

@@ -262,6 +262,10 @@ type SendConsoleLink struct {
 	StaffID string `json:"st"`
 	Locale  string `json:"l"`
 	Nonce   string `json:"k"`
+	// Invite makes it the email that welcomes a new staff member: who
+	// added them to which clinic's console, the link, and the sign-in page
+	// for when the link has run out.
+	Invite bool `json:"i,omitempty"`
 }
 
 // NewSendConsoleLink builds a console sign-in task, enqueued once per nonce.
