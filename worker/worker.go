@@ -162,6 +162,9 @@ func (h *Handler) Mux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeDeliverPrompt, h.DeliverPrompt)
 	mux.HandleFunc(task.TypeDeliverWebhook, h.DeliverWebhook)
 	mux.HandleFunc(task.TypeSendConsoleLink, h.SendConsoleLink)
+	mux.HandleFunc(task.TypeSendAlertEmail, h.SendAlertEmail)
+	mux.HandleFunc(task.TypeEscalateAlert, h.EscalateAlert)
+	mux.HandleFunc(task.TypeSendDigest, h.SendDigest)
 	return mux
 }
 
