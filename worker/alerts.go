@@ -127,13 +127,14 @@ func (h *Handler) sendStaff(ctx context.Context, st store.Staff, clinic domain.C
 	return nil
 }
 
-// clinicName is how staff emails name the clinic: its display name, else
-// its name.
+// clinicName is how staff emails name the clinic: by the operator's name
+// for it, which staff know (the display name, neutral for clients' lock
+// screens, is often just the service's), else by its display name.
 func clinicName(c domain.Clinic) string {
-	if c.DisplayName != "" {
-		return c.DisplayName
+	if c.Name != "" {
+		return c.Name
 	}
-	return c.Name
+	return c.DisplayName
 }
 
 // owners lists a clinic's owners.
