@@ -18,11 +18,11 @@ import (
 // alertClinic is a clinic ("Harbor Team" to its staff) with two owners,
 // two clinicians and a client assigned to the first clinician.
 type alertClinic struct {
-	id                     string
-	owner1, owner2, lee    store.Staff
-	kim                    store.Staff
-	client, unassigned     string
-	words, name, otherName string
+	id                  string
+	owner1, owner2, lee store.Staff
+	kim                 store.Staff
+	client, unassigned  string
+	name, otherName     string
 }
 
 func newAlertClinic(t *testing.T, b *bundle) alertClinic {

@@ -193,7 +193,6 @@ func TestConsoleUnansweredPromptsRaiseOneAlert(t *testing.T) {
 // then.
 func TestConsoleDistressEmailsTheAssignedClinicianAndEscalates(t *testing.T) {
 	a := startSMSApp(t, time.Date(2026, 12, 9, 15, 0, 0, 0, time.UTC), "US")
-	ctx := context.Background()
 	cid, key := newClinic(t, a, "Clinic E")
 	addStaff(t, a, cid, "own1@e.test", "owner")
 	addStaff(t, a, cid, "own2@e.test", "owner")
@@ -278,7 +277,6 @@ func TestConsoleDistressEmailsTheAssignedClinicianAndEscalates(t *testing.T) {
 	if n := len(staffMails(a, "alert.")); n != 2 {
 		t.Errorf("%d alert emails in all, want 2", n)
 	}
-	_ = ctx
 }
 
 // TestConsoleAlertSettingsAndIsolation: owners set the alert settings on
