@@ -238,8 +238,21 @@ func (h *Handler) EscalateAlert(ctx context.Context, t *asynq.Task) error {
 	}
 	now := h.d.Now()
 	if due := a.At.Add(set.Escalation); now.Before(due) {
-		// Not yet: the task waits out the rest on the service's clock.
-		return fmt.Errorf("escalation due in %s: %w", due.Sub(now).Round(time.Second), errNotYet)
+		// Not yet (the clinic lengthened its escalation time since): a task
+		// of its own waits out the rest, on the service's clock.
+		if h.d.Enqueue == nil {
+			return fmt.Errorf("escalation due in %s: %w", due.Sub(now).Round(time.Second), errNotYet)
+		}
+		later, err := task.NewEscalateAlert(p, due.Sub(now))
+		if err != nil {
+			return err
+		}
+		id := "alert-escalate:" + p.ClinicID + ":" + p.AlertID + ":" + strconv.FormatInt(due.Unix(), 10)
+		if _, err := h.d.Enqueue.EnqueueContext(ctx, later, asynq.TaskID(id)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("queue the escalation again: %w", err)
+		}
+		log.Info("escalation not yet due", "in", due.Sub(now).Round(time.Second).String())
+		return nil
 	}
 	done, err := h.d.Store.AlertEscalated(ctx, a.ID)
 	if err != nil {

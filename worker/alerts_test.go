@@ -3,16 +3,26 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"mime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/domain"
+	"github.com/nudgehq/nudge/internal/email"
+	"github.com/nudgehq/nudge/internal/links"
+	"github.com/nudgehq/nudge/internal/redistest"
 	"github.com/nudgehq/nudge/internal/smtptest"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/task"
+	"github.com/nudgehq/nudge/internal/token"
+	"github.com/nudgehq/nudge/templates"
+	"github.com/nudgehq/nudge/worker"
 )
 
 // alertClinic is a clinic ("Harbor Team" to its staff) with two owners,
@@ -229,5 +239,52 @@ func TestDigestGoesOncePerWeekWithCounts(t *testing.T) {
 	}
 	if s := subject(t, m); s != "Tu semana en Harbor Team, en cifras" || strings.Contains(m.Text, c.name) {
 		t.Errorf("digest %q:\n%s", s, m.Text)
+	}
+}
+
+// TestEscalationLengthenedSinceWaitsForTheNewTime: an escalation task that
+// runs before the clinic's (since lengthened) escalation time emails
+// nobody and queues itself again for then, on the worker's clock.
+func TestEscalationLengthenedSinceWaitsForTheNewTime(t *testing.T) {
+	b := setup(t, planned)
+	c := newAlertClinic(t, b)
+	ctx := context.Background()
+	rdb := redistest.Client(t, redistest.DBWorker)
+	lib, err := templates.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtp, err := email.NewSMTP(email.SMTPConfig{Host: b.sink.Host(), Port: b.sink.Port(), TLS: "none", PoolSize: 1, Timeout: 5 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { smtp.Close() })
+	clock := func() time.Time { return b.now }
+	h := worker.New(worker.Deps{
+		Store: b.st, Library: lib, Links: links.New("https://nudge.test", token.NewSigner([]byte("a-worker-test-secret-of-enough-length")), clock),
+		Email: smtp, From: "nudge <hello@nudge.test>", Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Enqueue: asynq.NewClientFromRedisClient(rdb),
+	})
+	a := raise(t, b, c.id, c.client, planned)
+	if err := b.st.SetAlertSettings(ctx, c.id, store.AlertSettings{Unanswered: 3, Escalation: 10 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	b.now = planned.Add(4 * time.Hour) // when the default would have been due
+	tk, _ := task.NewEscalateAlert(task.EscalateAlert{ClinicID: c.id, AlertID: a.ID}, 0)
+	if err := h.EscalateAlert(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.sink.Messages()); n != 0 {
+		t.Errorf("%d emails before the lengthened escalation time", n)
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	id := "alert-escalate:" + c.id + ":" + a.ID + ":" + strconv.FormatInt(planned.Add(10*time.Hour).Unix(), 10)
+	t.Cleanup(func() { _ = insp.DeleteTask(task.QueueCritical, id) })
+	info, err := insp.GetTaskInfo(task.QueueCritical, id)
+	if err != nil {
+		t.Fatalf("no escalation queued for the new time: %v", err)
+	}
+	if wait := time.Until(info.NextProcessAt); info.State != asynq.TaskStateScheduled || wait < 6*time.Hour-time.Minute || wait > 6*time.Hour {
+		t.Errorf("queued again %s, in %s; want scheduled in 6h", info.State, wait)
 	}
 }

@@ -88,6 +88,14 @@ type Deps struct {
 	NumberBudget NumberBudget
 	// Metrics counts outcomes, lateness and rate waits; nil: none.
 	Metrics Metrics
+	// Enqueue queues follow-up tasks (an alert escalation that ran before
+	// its time, after the clinic lengthened it); nil: such a task is retried.
+	Enqueue Enqueuer
+}
+
+// Enqueuer is the part of asynq.Client the worker uses.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
 // NumberBudget takes one confirmation text from a number's budget

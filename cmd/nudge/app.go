@@ -289,7 +289,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links,
 			Email: a.email, SMS: a.sms, SMSWindow: a.cfg.SMSWindow,
 			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
-			Events: a.events(), WebhookGuard: a.webhookGuard(),
+			Events: a.events(), WebhookGuard: a.webhookGuard(), Enqueue: a.queue,
 			// Every confirmation text counts against its number's budget.
 			NumberBudget: signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil),
 		}
