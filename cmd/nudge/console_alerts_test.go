@@ -441,3 +441,69 @@ func TestConsoleAlertsInTheBrowser(t *testing.T) {
 		t.Errorf("settings after the walk: %+v", got)
 	}
 }
+
+// TestConsoleWeeklyDigestOncePerClinician: from Monday 07:00 the planners
+// queue one digest per clinician (two planners, two passes each), the
+// worker sends it with the week's counts and no names, owners get none.
+func TestConsoleWeeklyDigestOncePerClinician(t *testing.T) {
+	a := startSMSApp(t, time.Date(2026, 12, 14, 6, 0, 0, 0, time.UTC), "GB")
+	ctx := context.Background()
+	cid, key := newClinic(t, a, "Clinic W")
+	addStaff(t, a, cid, "owner@w.test", "owner")
+	lee := addStaff(t, a, cid, "lee@w.test", "clinician")
+	addStaff(t, a, cid, "kim@w.test", "clinician")
+	wren := enrolByEmail(t, a, key, "Wren", "wren@client.test")
+	staffCLI(t, a, "assign", "--clinic", cid, "--staff", lee, "--client", wren)
+	for i, at := range []time.Time{time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC), time.Date(2026, 12, 10, 9, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)} {
+		if err := a.st.RecordAnswer(ctx, wren, store.Answer{Occurrence: "between-session:p" + string(rune('a'+i)) + "|0", Score: []int{2, 4, 5}[i], Channel: "email", AnsweredAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.st.RaiseAlert(ctx, cid, store.Alert{Client: wren, At: time.Date(2026, 12, 10, 9, 0, 0, 0, time.UTC), Channel: "email"}); err != nil {
+		t.Fatal(err)
+	}
+	q := asynq.NewClientFromRedisClient(a.st.Redis())
+	planners := []*scheduler.AlertPlanner{
+		scheduler.NewAlertPlanner(scheduler.AlertPlannerConfig{Store: a.st, Enqueuer: q, Now: a.clk.Now}),
+		scheduler.NewAlertPlanner(scheduler.AlertPlannerConfig{Store: a.st, Enqueuer: q, Now: a.clk.Now}),
+	}
+	tick := func() {
+		t.Helper()
+		for _, p := range planners {
+			if _, err := p.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tick() // 06:00: not yet
+	waitSettled(t, a.st, a.clk)
+	if n := len(staffMails(a, "digest.")); n != 0 {
+		t.Fatalf("%d digests before Monday 07:00", n)
+	}
+	a.clk.Set(time.Date(2026, 12, 14, 7, 0, 0, 0, time.UTC))
+	tick()
+	tick()
+	a.mail.WaitFor(t, 10*time.Second, "two digests", func([]smtptest.Message) bool { return len(staffMails(a, "digest.")) >= 2 })
+	waitSettled(t, a.st, a.clk)
+	a.clk.Set(time.Date(2026, 12, 16, 7, 0, 0, 0, time.UTC))
+	tick()
+	waitSettled(t, a.st, a.clk)
+	ds := staffMails(a, "digest.")
+	if got := recipients(ds); !slices.Equal(got, []string{"kim@w.test", "lee@w.test"}) {
+		t.Fatalf("digests to %v, want one to each clinician", got)
+	}
+	for _, m := range ds {
+		want := []string{"Clients assigned to you: 0", "Answers this week: 0", "Average score (1 to 5): no scores", "Open alerts: 0"}
+		if m.To[0] == "lee@w.test" {
+			want = []string{"Clients assigned to you: 1", "Answers this week: 2", "Average score (1 to 5): 3.0", "Open alerts: 1"}
+		}
+		for _, w := range want {
+			if !strings.Contains(m.Text, w) {
+				t.Errorf("%s's digest lacks %q:\n%s", m.To[0], w, m.Text)
+			}
+		}
+		if strings.Contains(m.Text, "Wren") || mailSubject(t, m) != "Your week at Clinic W, in numbers" {
+			t.Errorf("%s's digest: %q\n%s", m.To[0], mailSubject(t, m), m.Text)
+		}
+	}
+}
