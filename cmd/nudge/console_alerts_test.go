@@ -335,6 +335,14 @@ func TestConsoleAlertSettingsAndIsolation(t *testing.T) {
 		t.Errorf("clinician one's alerts page: Ana's alerts and no settings form expected")
 	}
 
+	// Every text is there, in both languages.
+	for _, lang := range []string{"en", "es"} {
+		for who, sess := range map[string]string{"owner": ownerA, "clinician": one} {
+			if r := consoleDo(t, a, "GET", "/console/alerts?lang="+lang, sess, nil); strings.Contains(r.body, "[[") {
+				t.Errorf("%s alerts page for the %s lacks a text: %s", lang, who, r.body[strings.Index(r.body, "[["):][:40])
+			}
+		}
+	}
 	// Settings: defaults shown to the owner.
 	page := consoleDo(t, a, "GET", "/console/alerts", ownerA, nil)
 	if !strings.Contains(page.body, `id="unanswered" name="unanswered" min="1" max="10" step="1" required value="3"`) || !strings.Contains(page.body, `value="4"`) {
