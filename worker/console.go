@@ -62,6 +62,10 @@ func (h *Handler) SendConsoleLink(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	// The staff member's alert emails follow the language they sign in in.
+	if err := h.d.Store.SetStaffLocale(ctx, st.ID, p.Locale); err != nil {
+		log.Warn("could not keep the staff member's locale", "err", err)
+	}
 	tok, err := h.d.Store.CreateSignInLink(ctx, st, h.d.Now())
 	if err != nil {
 		return err

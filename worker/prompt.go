@@ -158,7 +158,13 @@ func (h *Handler) DeliverPrompt(ctx context.Context, t *asynq.Task) error {
 			errs = append(errs, h.deliverSMS(ctx, clog, key(c), sub, lastNudge, textOf))
 		}
 	}
-	return combine(errs)
+	err = combine(errs)
+	if err == nil {
+		// The prompt before this one now counts as unanswered if nothing
+		// answered it (console alerts).
+		h.notePromptSent(ctx, log, sub.ID, lastNudge)
+	}
+	return err
 }
 
 // localDay returns the bounds of the local date of at in loc: [its first

@@ -89,6 +89,14 @@ type Deps struct {
 	NumberBudget NumberBudget
 	// Metrics counts outcomes, lateness and rate waits; nil: none.
 	Metrics Metrics
+	// Enqueue queues follow-up tasks (an alert escalation that ran before
+	// its time, after the clinic lengthened it); nil: such a task is retried.
+	Enqueue Enqueuer
+}
+
+// Enqueuer is the part of asynq.Client the worker uses.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
 // NumberBudget takes one confirmation text from a number's budget
@@ -163,6 +171,9 @@ func (h *Handler) Mux() *asynq.ServeMux {
 	mux.HandleFunc(task.TypeDeliverPrompt, h.DeliverPrompt)
 	mux.HandleFunc(task.TypeDeliverWebhook, h.DeliverWebhook)
 	mux.HandleFunc(task.TypeSendConsoleLink, h.SendConsoleLink)
+	mux.HandleFunc(task.TypeSendAlertEmail, h.SendAlertEmail)
+	mux.HandleFunc(task.TypeEscalateAlert, h.EscalateAlert)
+	mux.HandleFunc(task.TypeSendDigest, h.SendDigest)
 	return mux
 }
 

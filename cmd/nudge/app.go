@@ -291,7 +291,7 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 			Store: a.store, Library: a.library, Renderer: a.renderer, Links: a.links,
 			Email: a.email, SMS: a.sms, SMSWindow: a.cfg.SMSWindow,
 			From: a.cfg.EmailFrom.String(), Grace: a.cfg.GraceWindow, Now: a.now, Logger: a.logger,
-			Events: a.events(), WebhookGuard: a.webhookGuard(),
+			Events: a.events(), WebhookGuard: a.webhookGuard(), Enqueue: a.queue,
 			// Every confirmation text counts against its number's budget.
 			NumberBudget: signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil),
 		}
@@ -345,6 +345,16 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 				fail(fmt.Errorf("prompt planner: %w", err))
 			}
 		})
+		// The console's alerts: prompts that waited a week unanswered, and
+		// the weekly digests. Neither needs the planners' pace.
+		alerts := scheduler.NewAlertPlanner(scheduler.AlertPlannerConfig{
+			Store: a.store, Enqueuer: a.queue, Now: a.now, Logger: a.logger.With("component", "alert-planner"),
+		})
+		wg.Go(func() {
+			if err := alerts.Run(ctx, max(a.cfg.PlannerInterval, time.Minute)); err != nil {
+				fail(fmt.Errorf("alert planner: %w", err))
+			}
+		})
 		exp := subscription.NewExpirer(a.store, a.queue, a.manager(), a.now, a.logger.With("component", "expirer"))
 		wg.Go(func() {
 			if err := exp.Run(ctx, time.Minute); err != nil {
@@ -393,7 +403,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		DefaultZone:   "UTC",
 		Ready:         func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
 		Metrics:       a.signupMetrics(),
-		Safety:        &safety.Responder{Store: a.store, Lines: a.cfg.CrisisLines, Events: a.events(), Now: a.now, Logger: a.logger},
+		Safety:        &safety.Responder{Store: a.store, Lines: a.cfg.CrisisLines, Events: a.events(), Alerts: a.alertMail(), Now: a.now, Logger: a.logger},
 		Now:           a.now,
 		Logger:        a.logger,
 	})
@@ -451,7 +461,7 @@ func (a *App) webHandler() (http.Handler, error) {
 	// Twilio's webhooks are signed server-to-server calls: they sit beside
 	// the browser routes, outside the cross-origin protection.
 	twilio := webhook.NewTwilio(a.store, subs, string(a.cfg.Twilio.AuthToken), a.cfg.URL(""), a.now, a.logger).WithNotifier(a.events()).WithCrisisLines(a.cfg.CrisisLines).
-		WithLinks(a.links, signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil))
+		WithAlerts(a.alertMail()).WithLinks(a.links, signuplimit.New(a.rdb, a.cfg.RedisPrefix, nil))
 	if a.metrics != nil {
 		twilio = twilio.WithMetrics(a.metrics)
 	}
@@ -477,6 +487,11 @@ func (a *App) signupMetrics() web.SignupMetrics {
 
 // events raises clinics' webhook events: stored in Redis and posted by the
 // worker (worker.DeliverWebhook) on the low queue.
+// alertMail queues the emails a distress alert sends to a clinic's staff.
+func (a *App) alertMail() *safety.AlertMail {
+	return &safety.AlertMail{Store: a.store, Enqueue: a.queue, Now: a.now}
+}
+
 func (a *App) events() *notify.Notifier {
 	return &notify.Notifier{Store: a.store, Enqueue: a.queue, Now: a.now, Logger: a.logger.With("component", "events")}
 }

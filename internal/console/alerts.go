@@ -2,7 +2,10 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nudgehq/nudge/internal/store"
@@ -15,7 +18,21 @@ type alertRow struct {
 	AckBy, ResolveBy string
 }
 
-// openAlerts counts each client's alerts not yet resolved.
+// alertSettingsForm is the owners' form of the clinic's alert settings:
+// the values as typed, and a message per field that was refused.
+type alertSettingsForm struct {
+	Unanswered, Escalation string
+	Errors                 map[string]string
+}
+
+// alertsData is the alerts page's data.
+type alertsData struct {
+	Open, Resolved []alertRow
+	Settings       *alertSettingsForm // owners only
+}
+
+// openAlerts counts each client's distress alerts not yet resolved (the
+// clients list and page flag those).
 func (s *Server) openAlerts(r *http.Request, cid string) (map[string]int, error) {
 	all, err := s.c.Store.Alerts(r.Context(), cid)
 	if err != nil {
@@ -23,16 +40,33 @@ func (s *Server) openAlerts(r *http.Request, cid string) (map[string]int, error)
 	}
 	out := map[string]int{}
 	for _, a := range all {
-		if a.State != store.AlertResolved {
+		if a.State != store.AlertResolved && a.KindOf() == store.AlertDistress {
 			out[a.Client]++
 		}
 	}
 	return out, nil
 }
 
-// alertList lists the distress alerts of the clients the principal may
-// see: open and acknowledged ones first, then the resolved.
+// alertList lists the alerts (distress, stopped, unanswered) of the
+// clients the principal may see: open and acknowledged ones first, then
+// the resolved; an owner also gets the clinic's alert settings.
 func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	var form *alertSettingsForm
+	if p.Owner() {
+		set, err := s.c.Store.AlertSettingsOf(r.Context(), p.Clinic)
+		if err != nil {
+			s.internalError(w, r, err)
+			return
+		}
+		form = &alertSettingsForm{Unanswered: strconv.Itoa(set.Unanswered), Escalation: strconv.Itoa(int(set.Escalation / time.Hour))}
+	}
+	s.renderAlerts(w, r, http.StatusOK, form)
+}
+
+// renderAlerts renders the alerts page with a settings form (nil for a
+// clinician).
+func (s *Server) renderAlerts(w http.ResponseWriter, r *http.Request, status int, form *alertSettingsForm) {
 	p := principalOf(r)
 	ctx := r.Context()
 	locale := web.RequestLocale(r)
@@ -52,7 +86,7 @@ func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	var d struct{ Open, Resolved []alertRow }
+	d := alertsData{Settings: form}
 	for _, a := range all {
 		if !p.mayView(a.Client, assigned) {
 			continue
@@ -70,7 +104,44 @@ func (s *Server) alertList(w http.ResponseWriter, r *http.Request) {
 			d.Open = append(d.Open, row)
 		}
 	}
-	s.render(w, http.StatusOK, locale, "alerts", page{Title: tr("alerts.title"), Who: p, Lang: locale, Path: r.URL.Path, Data: d, Notice: noticeText(r, tr)})
+	notice := noticeText(r, tr)
+	if r.Method == http.MethodGet && r.URL.Query().Get("done") == "settings" {
+		notice = tr("alerting.saved")
+	}
+	s.render(w, status, locale, "alerts", page{Title: tr("alerting.title"), Who: p, Lang: locale, Path: "/console/alerts", Data: d, Notice: notice})
+}
+
+// alertSettings (owners) sets how many unanswered prompts in a row raise
+// an alert and how long a distress alert may wait unacknowledged before
+// every owner is emailed. Bad input shows the page again, the message
+// beside the field.
+func (s *Server) alertSettings(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	tr := texts(web.RequestLocale(r))
+	f := &alertSettingsForm{Unanswered: strings.TrimSpace(r.PostFormValue("unanswered")), Escalation: strings.TrimSpace(r.PostFormValue("escalation")), Errors: map[string]string{}}
+	n, err := strconv.Atoi(f.Unanswered)
+	if err != nil || n < store.MinUnanswered || n > store.MaxUnanswered {
+		f.Errors["unanswered"] = tr("alerting.unanswered_error", store.MinUnanswered, store.MaxUnanswered)
+	}
+	h, err := strconv.Atoi(f.Escalation)
+	if err != nil || h < int(store.MinEscalation/time.Hour) || h > int(store.MaxEscalation/time.Hour) {
+		f.Errors["escalation"] = tr("alerting.escalation_error", int(store.MinEscalation/time.Hour), int(store.MaxEscalation/time.Hour))
+	}
+	if len(f.Errors) > 0 {
+		s.renderAlerts(w, r, http.StatusUnprocessableEntity, f)
+		return
+	}
+	set := store.AlertSettings{Unanswered: n, Escalation: time.Duration(h) * time.Hour}
+	if err := s.c.Store.SetAlertSettings(r.Context(), p.Clinic, set); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.audit(r, p, "alert.settings", "", fmt.Sprintf("unanswered %d, escalation %dh", n, h))
+	to := "/console/alerts?done=settings"
+	if q := queryLang(r); q != "" {
+		to += "&" + q[1:]
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 func (s *Server) alertAcknowledge(w http.ResponseWriter, r *http.Request) {

@@ -132,6 +132,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /console/alerts", s.staffOnly(s.alertList))
 	mux.Handle("POST /console/alerts/{id}/acknowledge", s.staffOnly(s.alertAcknowledge))
 	mux.Handle("POST /console/alerts/{id}/resolve", s.staffOnly(s.alertResolve))
+	mux.Handle("POST /console/alerts/settings", s.ownersOnly(s.alertSettings))
 	mux.Handle("GET /console/audit", s.ownersOnly(s.auditList))
 	mux.Handle("GET /console/audit.csv", s.ownersOnly(s.auditCSV))
 	mux.Handle("GET /console/staff", s.ownersOnly(s.staffList))

@@ -47,6 +47,9 @@ func (b *Builder) ConsoleSignIn(tok string) string {
 	return b.base + "/console/sign-in/" + url.PathEscape(tok)
 }
 
+// ConsoleAlerts is the console's alert list, for staff emails.
+func (b *Builder) ConsoleAlerts() string { return b.base + "/console/alerts" }
+
 // Confirm is the double opt-in link.
 func (b *Builder) Confirm(id string) string {
 	return b.link("/confirm/", token.Confirm, id, ConfirmTTL)

@@ -36,6 +36,7 @@ type Responder struct {
 	Store  *store.Store
 	Lines  *crisis.Directory // nil: crisis.Default()
 	Events Notifier          // nil: no clinic events
+	Alerts AlertQueue        // nil: no alert emails to staff
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -81,9 +82,13 @@ func (r *Responder) Hold(ctx context.Context, sub domain.Subscriber, channel dom
 	if sub.Clinic != "" {
 		// The console's alert list: open until staff acknowledge and
 		// resolve it. Like the flag, it holds no words.
-		a := store.Alert{Client: sub.ID, At: now, Channel: string(channel)}
+		a := store.Alert{ID: store.NewID(), Kind: store.AlertDistress, Client: sub.ID, At: now, Channel: string(channel)}
 		if err := r.Store.RaiseAlert(ctx, sub.Clinic, a); err != nil {
 			r.Logger.Error("could not record the clinic's distress alert", "clinic_id", sub.Clinic, "subscriber_id", sub.ID, "err", err)
+		} else if r.Alerts != nil {
+			if err := r.Alerts.AlertRaised(ctx, sub.Clinic, a); err != nil {
+				r.Logger.Error("could not queue the distress alert's emails", "clinic_id", sub.Clinic, "alert_id", a.ID, "err", err)
+			}
 		}
 	}
 	if sub.Clinic != "" && r.Events != nil {

@@ -448,10 +448,12 @@ const (
 	AlertResolved     = "resolved"
 )
 
-// Alert is a distress flag on a client, kept until staff resolve it. It
-// holds when and how, never the words.
+// Alert is a flag on a client, kept until staff resolve it: distress, a
+// stop, or prompts left unanswered (console_alerts.go). It holds when and
+// how, never the words.
 type Alert struct {
 	ID             string    `json:"id"`
+	Kind           string    `json:"kind,omitempty"` // "" is distress
 	Client         string    `json:"client"`
 	At             time.Time `json:"at"`
 	Channel        string    `json:"channel"`
@@ -460,20 +462,18 @@ type Alert struct {
 	AcknowledgedAt time.Time `json:"ack_at,omitzero"`
 	ResolvedBy     string    `json:"res_by,omitempty"`
 	ResolvedAt     time.Time `json:"res_at,omitzero"`
+	Count          int       `json:"n,omitempty"` // unanswered: prompts in the run
 }
 
-// RaiseAlert records a distress alert on a clinic's client.
+// RaiseAlert records an alert (distress unless a.Kind says otherwise) on a
+// clinic's client, with a.ID when the caller chose one.
 func (s *Store) RaiseAlert(ctx context.Context, cid string, a Alert) error {
-	a.ID = NewID()
-	a.State = AlertOpen
-	b, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("encode alert: %w", err)
+	if a.ID == "" {
+		a.ID = NewID()
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.clinicAlertsKey(cid), a.ID, b)
-		p.ZAdd(ctx, s.clinicAlertOrderKey(cid), redis.Z{Score: float64(a.At.UnixMilli()), Member: a.ID})
-		return nil
+	a.State = AlertOpen
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		return s.addAlert(ctx, p, cid, a)
 	})
 	if err != nil {
 		return fmt.Errorf("raise alert for %s: %w", a.Client, err)

@@ -221,6 +221,9 @@ func (s *Store) StopNumber(ctx context.Context, phone, sid string, ev ConsentEve
 					p.HSet(ctx, s.subKey(sub.ID), fSMSOKAt, unix(ev.At))
 				}
 				s.appendConsent(ctx, p, sub.ID, ev)
+				if sub.SMSStatus != domain.SMSStopped {
+					s.stoppedAlert(ctx, p, sub.Clinic, sub.ID, "sms", ev.At)
+				}
 			}
 			p.SAdd(ctx, s.suppressionKey(), AddressHash(phone))
 			s.markInbound(ctx, p, sid)

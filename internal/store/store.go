@@ -644,6 +644,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 				p.SAdd(ctx, s.suppressionKeyFor(clinic), AddressHash(email))
 			}
 			s.appendConsent(ctx, p, id, ev)
+			s.stoppedAlert(ctx, p, clinic, id, "all", ev.At)
 			return nil
 		})
 		if err == nil {
@@ -663,19 +664,25 @@ func (s *Store) Unsubscribe(ctx context.Context, id string, ev ConsentEvent) (bo
 func (s *Store) StopSMS(ctx context.Context, id string, ev ConsentEvent) error {
 	key := s.subKey(id)
 	txf := func(tx *redis.Tx) error {
-		phone, err := tx.HGet(ctx, key, fPhone).Result()
-		if errors.Is(err, redis.Nil) {
-			return ErrNotFound
-		}
+		m, err := tx.HMGet(ctx, key, fPhone, fSMSStatus, fClinic).Result()
 		if err != nil {
 			return err
 		}
+		if m[0] == nil {
+			return ErrNotFound
+		}
+		phone, _ := m[0].(string)
+		was, _ := m[1].(string)
+		clinic, _ := m[2].(string)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fSMSStatus, string(domain.SMSStopped))
 			if phone != "" {
 				p.SAdd(ctx, s.suppressionKey(), AddressHash(phone))
 			}
 			s.appendConsent(ctx, p, id, ev)
+			if was != string(domain.SMSStopped) {
+				s.stoppedAlert(ctx, p, clinic, id, "sms", ev.At)
+			}
 			return nil
 		})
 		return err

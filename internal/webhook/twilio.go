@@ -41,6 +41,7 @@ type Twilio struct {
 	logger    *slog.Logger
 	events    Notifier          // nil: no clinic events
 	lines     *crisis.Directory // nil: the built-in crisis resources
+	alerts    safety.AlertQueue // nil: no alert emails to staff
 	metrics   InboundMetrics    // nil: inbound texts not counted
 	links     *links.Builder    // nil: LINK is answered like HELP
 	budget    NumberBudget      // nil: no budget for links sent by text
@@ -96,13 +97,21 @@ func (t *Twilio) WithCrisisLines(lines *crisis.Directory) *Twilio {
 	return &c
 }
 
+// WithAlerts returns a copy of t that has a client's distress alert
+// emailed to the clinic's staff.
+func (t *Twilio) WithAlerts(q safety.AlertQueue) *Twilio {
+	c := *t
+	c.alerts = q
+	return &c
+}
+
 // responder acts on distress with t's store, events and lines.
 func (t *Twilio) responder() *safety.Responder {
 	var events safety.Notifier
 	if t.events != nil {
 		events = t.events
 	}
-	return &safety.Responder{Store: t.store, Lines: t.lines, Events: events, Now: t.now, Logger: t.logger}
+	return &safety.Responder{Store: t.store, Lines: t.lines, Events: events, Alerts: t.alerts, Now: t.now, Logger: t.logger}
 }
 
 // Register adds the routes to mux.
