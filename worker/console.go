@@ -80,8 +80,10 @@ func (h *Handler) SendConsoleLink(ctx context.Context, t *asynq.Task) error {
 		if p.Locale == "es" {
 			name = "tu clínica"
 		}
-		if c, err := h.d.Store.Clinic(ctx, st.Clinic); err == nil && c.DisplayName != "" {
-			name = c.DisplayName
+		// Staff emails name the clinic by its name, as alert emails do:
+		// the display name signs clients' messages and is often "nudge".
+		if c, err := h.d.Store.Clinic(ctx, st.Clinic); err == nil && c.Name != "" {
+			name = c.Name
 		}
 		w := consoleInviteText[p.Locale]
 		words = [3]string{fmt.Sprintf(w[0], name), fmt.Sprintf(w[1], name), fmt.Sprintf(w[2], h.d.Links.ConsoleSignInPage())}
