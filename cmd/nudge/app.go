@@ -406,6 +406,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		// form's, read on Redis's clock (nil).
 		Budgets:     signuplimit.New(a.rdb, a.cfg.RedisPrefix+"console:", nil),
 		Development: !a.cfg.Production(),
+		Library:     a.library, Renderer: a.renderer, BaseURL: a.cfg.URL(""),
 		Now:         a.now, Logger: a.logger.With("component", "console"),
 	})
 	if err != nil {

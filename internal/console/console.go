@@ -28,8 +28,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/clinic"
 	"github.com/nudgehq/nudge/internal/httproute"
+	"github.com/nudgehq/nudge/internal/render"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/web"
+	"github.com/nudgehq/nudge/templates"
 )
 
 //go:embed pages/*.html
@@ -65,8 +67,13 @@ type Config struct {
 	// Development drops the cookie's Secure flag and __Host- prefix, so the
 	// console works over plain http on a developer's machine.
 	Development bool
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// Library and Renderer render previews of what a client is sent;
+	// BaseURL (the service's address) stands in for an email's links there.
+	Library  *templates.Library
+	Renderer *render.Renderer
+	BaseURL  string
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Server serves the console.
@@ -77,13 +84,14 @@ type Server struct {
 
 // New parses the pages, once per locale.
 func New(c Config) (*Server, error) {
-	if c.Service == nil || c.Store == nil || c.Enqueue == nil || c.Now == nil || c.Logger == nil {
-		return nil, errors.New("console: a service, store, queue, clock and logger are needed")
+	if c.Service == nil || c.Store == nil || c.Enqueue == nil || c.Now == nil || c.Logger == nil || c.Library == nil || c.Renderer == nil {
+		return nil, errors.New("console: a service, store, queue, message library, renderer, clock and logger are needed")
 	}
 	s := &Server{c: c, pages: map[string]map[string]*template.Template{}}
 	for locale, m := range catalogue {
 		s.pages[locale] = map[string]*template.Template{}
-		for _, name := range []string{"message", "sign_in", "clients", "client", "alerts", "audit"} {
+		for _, name := range []string{"message", "sign_in", "clients", "client", "alerts", "audit",
+			"enrol", "prompt_new", "timeline", "client_confirm"} {
 			t, err := template.New(name).Funcs(pageFuncs(locale, m)).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
 			if err != nil {
 				return nil, err
@@ -119,6 +127,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /console/clients/{id}/pause", s.staffOnly(s.clientPause))
 	mux.Handle("POST /console/clients/{id}/resume", s.staffOnly(s.clientResume))
 	mux.Handle("POST /console/clients/{id}/assign", s.ownersOnly(s.clientAssign))
+	mux.Handle("GET /console/clients/new", s.staffOnly(s.enrolShow))
+	mux.Handle("POST /console/clients/new", s.staffOnly(s.enrolSubmit))
+	mux.Handle("POST /console/clients/{id}/session", s.staffOnly(s.sessionSet))
+	mux.Handle("GET /console/clients/{id}/prompts/new", s.staffOnly(s.promptNew))
+	mux.Handle("POST /console/clients/{id}/prompts", s.staffOnly(s.promptSubmit))
+	mux.Handle("POST /console/clients/{id}/prompts/{prompt}/remove", s.staffOnly(s.promptRemove))
+	mux.Handle("POST /console/clients/{id}/notes", s.staffOnly(s.noteAdd))
+	mux.Handle("POST /console/clients/{id}/notes/{note}/delete", s.staffOnly(s.noteDelete))
+	mux.Handle("GET /console/clients/{id}/timeline", s.staffOnly(s.timeline))
+	mux.Handle("GET /console/clients/{id}/export.csv", s.staffOnly(s.export))
+	mux.Handle("GET /console/clients/{id}/discharge", s.staffOnly(s.clientConfirm("discharge")))
+	mux.Handle("POST /console/clients/{id}/discharge", s.staffOnly(s.clientDischarge))
+	mux.Handle("GET /console/clients/{id}/remove", s.staffOnly(s.clientConfirm("remove")))
+	mux.Handle("POST /console/clients/{id}/remove", s.staffOnly(s.clientRemove))
+	mux.Handle("GET /console/static/prompt.js", http.HandlerFunc(s.promptScript))
 	mux.Handle("GET /console/alerts", s.staffOnly(s.alertList))
 	mux.Handle("POST /console/alerts/{id}/acknowledge", s.staffOnly(s.alertAcknowledge))
 	mux.Handle("POST /console/alerts/{id}/resolve", s.staffOnly(s.alertResolve))
