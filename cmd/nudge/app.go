@@ -407,7 +407,7 @@ func (a *App) webHandler() (http.Handler, error) {
 		Budgets:     signuplimit.New(a.rdb, a.cfg.RedisPrefix+"console:", nil),
 		Development: !a.cfg.Production(),
 		Library:     a.library, Renderer: a.renderer, BaseURL: a.cfg.URL(""),
-		Now:         a.now, Logger: a.logger.With("component", "console"),
+		Now: a.now, Logger: a.logger.With("component", "console"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build clinic console: %w", err)

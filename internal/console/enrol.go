@@ -239,7 +239,9 @@ func (s *Server) enrolSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) confirmationPreviews(sub domain.Subscriber, c domain.Clinic, tr func(string, ...any) string) ([]preview, error) {
 	var out []preview
 	if sub.Email != "" {
-		e, err := worker.ClinicConfirmation(s.c.Library, s.c.Renderer, sub, c, s.standInLinks())
+		l := s.standInLinks()
+		l.Action = l.Manage
+		e, err := worker.ClinicConfirmation(s.c.Library, s.c.Renderer, sub, c, l)
 		if err != nil {
 			return nil, err
 		}
@@ -263,7 +265,7 @@ func (s *Server) standInLinks() render.Links {
 	if base == "" {
 		base = "https://nudge.invalid"
 	}
-	return render.Links{Manage: base + "/", Unsubscribe: base + "/", Action: base + "/"}
+	return render.Links{Manage: base + "/", Unsubscribe: base + "/"}
 }
 
 // confirmData is a page asking to confirm a change that cannot be undone.

@@ -180,22 +180,26 @@ func (s *Server) promptRender(w http.ResponseWriter, r *http.Request, status int
 	for n := -7; n <= 7; n++ {
 		d.DayChoices = append(d.DayChoices, option{Value: strconv.Itoa(n), Label: dayChoice(tr, n), Selected: d.Form.Days == n})
 	}
+	if withPreview && d.Form.Kind == "text" && d.Errors["text"] == "" {
+		// As the service counts: display name, text, opt-out words.
+		full := c.DisplayName + ": " + cleanPromptText(d.Form.Text) + " " + render.SMSOptOut(sub.Locale)
+		d.Segments, _ = render.GSM7Segments(full)
+		d.Chars, d.Counted = utf8.RuneCountInString(full), true
+	}
 	if withPreview && len(d.Errors) == 0 {
 		pr := domain.Prompt{Template: d.Form.Template}
 		if d.Form.Kind == "text" {
 			pr = domain.Prompt{Text: cleanPromptText(d.Form.Text)}
 		}
 		e, text, err := worker.PromptMessage(s.c.Library, s.c.Renderer, sub, c, pr, s.standInLinks())
-		if err != nil {
-			s.c.Logger.Info("prompt preview not rendered", "clinic_id", p.Clinic, "client_id", id, "err", err)
+		switch {
+		case err != nil && d.Counted && d.Segments > render.MaxSMSSegments:
+			d.Errors = map[string]string{"text": tr("prompt.err.text_long", render.MaxSMSSegments)}
+		case err != nil:
+			// The error may quote the text: ids only.
+			s.c.Logger.Info("prompt preview not rendered", "clinic_id", p.Clinic, "client_id", id)
 			d.Errors = map[string]string{d.Form.Kind: tr("prompt.err." + d.Form.Kind)}
-		} else {
-			if d.Form.Kind == "text" {
-				// As the service counts: display name, text, opt-out words.
-				full := c.DisplayName + ": " + pr.Text + " " + render.SMSOptOut(sub.Locale)
-				d.Segments, _ = render.GSM7Segments(full)
-				d.Chars, d.Counted = utf8.RuneCountInString(full), true
-			}
+		default:
 			n, _ := render.GSM7Segments(text)
 			d.Previews = []preview{
 				{Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text},

@@ -20,7 +20,7 @@
   function update() {
     var full = (text.getAttribute("data-prefix") || "") + text.value.replace(/\s+/g, " ").trim() + (text.getAttribute("data-suffix") || "");
     var n = count(full);
-    var tpl = n === 1 ? out.getAttribute("data-one") : out.getAttribute("data-many");
+    var tpl = n === 1 ? out.getAttribute("data-single") : out.getAttribute("data-plural");
     out.textContent = (tpl || "").replace("%d", String(n)).replace("%c", String(full.length));
   }
   text.addEventListener("input", update);
