@@ -169,8 +169,8 @@ func (s *Store) SessionLog(ctx context.Context, cid, client string) ([]time.Time
 
 // Discharge ends a clinic's client's care: the status becomes discharged,
 // every schedule leaves the due index and its version moves on (a task
-// already queued for it is not sent), and a pending client is no longer
-// reminded to confirm. The record, answers and replies stay for their
+// already queued for it is not sent, and the worker sends nothing to a
+// client who is not active). The record, answers and replies stay for their
 // retention. Unlike an unsubscribe, no address is suppressed: the client
 // did not opt out. It returns false when the client was already discharged.
 // The prompt plan is the caller's to clear (clinic.Service.Discharge).
@@ -192,7 +192,6 @@ func (s *Store) Discharge(ctx context.Context, cid, id string, ev ConsentEvent) 
 		progs, zone := str(m[1]), str(m[3])
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(domain.Discharged))
-			p.ZRem(ctx, s.pendingKey(), id)
 			for _, prog := range parsePrograms(progs) {
 				s.retireDue(ctx, p, id, prog, zone)
 				p.HIncrBy(ctx, s.schedKey(id, prog), fVersion, 1)
