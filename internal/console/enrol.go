@@ -152,15 +152,20 @@ func (s *Server) enrolCheck(f enrolForm, tr func(string, ...any) string) (clinic
 	sub, err := s.c.Service.CheckEnrolment(e)
 	var fe *clinic.FieldError
 	if errors.As(err, &fe) {
-		field := enrolFields[fe.Field]
-		if field == "" {
-			field = "first_name"
-		}
+		field := formField(fe)
 		if _, seen := errs[field]; !seen {
 			errs[field] = tr("enrol.err." + field)
 		}
 	}
 	return e, sub, errs
+}
+
+// formField is the form field a service error names.
+func formField(fe *clinic.FieldError) string {
+	if f, ok := enrolFields[fe.Field]; ok {
+		return f
+	}
+	return "first_name"
 }
 
 // enrolSubmit is the form's POST: step "check" (the default) checks it and
@@ -212,7 +217,8 @@ func (s *Server) enrolSubmit(w http.ResponseWriter, r *http.Request) {
 	sub, err := s.c.Service.Enrol(ctx, p.Clinic, e)
 	var fe *clinic.FieldError
 	if errors.As(err, &fe) {
-		s.enrolRender(w, r, http.StatusUnprocessableEntity, enrolData{Form: f, Errors: map[string]string{enrolFields[fe.Field]: tr("enrol.err." + enrolFields[fe.Field])}})
+		field := formField(fe)
+		s.enrolRender(w, r, http.StatusUnprocessableEntity, enrolData{Form: f, Errors: map[string]string{field: tr("enrol.err." + field)}})
 		return
 	}
 	if err != nil {
