@@ -65,8 +65,8 @@ func clinicClients(t *testing.T, a *smsApp, cid string) []string {
 // previewed is the text of a confirmation step's preview: the subject
 // line and the bodies, unescaped.
 var (
-	subjectRE = regexp.MustCompile(`<strong>(?:Subject|Asunto):</strong> ([^<]*)</p>`)
-	bodyRE    = regexp.MustCompile(`(?s)<pre class="message">(.*?)</pre>`)
+	subjectRE = regexp.MustCompile(`<strong>(?:Subject|Asunto):</strong> <span lang="es">([^<]*)</span></p>`)
+	bodyRE    = regexp.MustCompile(`(?s)<pre class="message" lang="es">(.*?)</pre>`)
 )
 
 func TestConsoleEnrolShowsTheConfirmationBeforeSending(t *testing.T) {
@@ -89,7 +89,7 @@ func TestConsoleEnrolShowsTheConfirmationBeforeSending(t *testing.T) {
 	if r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("bad form: %d", r.status)
 	}
-	for _, id := range []string{"first_name-error", "consent_email-error"} {
+	for _, id := range []string{"first_name-error", "consent_email-error", "time_zone-error"} {
 		if !strings.Contains(r.body, `id="`+id+`"`) {
 			t.Errorf("no %s on the re-rendered form", id)
 		}
@@ -261,7 +261,7 @@ func TestConsoleSessionsAndPrompts(t *testing.T) {
 	}
 	lib := url.Values{"kind": {"library"}, "template": {"3"}, "when": {"session"}, "days": {"1"}, "time": {"18:00"}}
 	r := consoleDo(t, a, "POST", base+"/prompts", s, withStep(lib, "preview"))
-	if r.status != http.StatusOK || !strings.Contains(r.body, `<pre class="message">nudge: `) {
+	if r.status != http.StatusOK || !strings.Contains(r.body, `<pre class="message" lang="en">nudge: `) || strings.Contains(r.body, "<strong>Subject:</strong>") {
 		t.Errorf("library preview: %d", r.status)
 	}
 	if got, _ := a.st.PromptStateOf(ctx, cid, id); len(got.Prompts) != 0 {

@@ -30,6 +30,7 @@ type enrolForm struct {
 
 // preview is one message as the client would get it.
 type preview struct {
+	Lang     string // the client's language, which the message is in
 	Label    string // "Email", "Text message"
 	Subject  string
 	Body     string
@@ -131,11 +132,20 @@ func (s *Server) enrolment(f enrolForm, tr func(string, ...any) string) (clinic.
 	if f.ChanSMS && !f.ConsentSMS {
 		errs["consent_sms"] = tr("enrol.err.consent_sms")
 	}
+	// The checks the service makes one at a time, so that they show together.
+	if strings.TrimSpace(f.FirstName) == "" {
+		errs["first_name"] = tr("enrol.err.first_name")
+	}
+	if f.Email == "" && f.Phone == "" {
+		errs["email"] = tr("enrol.err.email")
+	}
 	// The day consent was obtained, taken at its start in the client's zone
 	// (UTC while the zone is not known).
 	loc := time.UTC
 	if z, err := scheduler.LoadZone(f.TimeZone); err == nil {
 		loc = z
+	} else {
+		errs["time_zone"] = tr("enrol.err.time_zone")
 	}
 	if day, err := time.ParseInLocation("2006-01-02", f.ConsentOn, loc); err == nil {
 		e.Consent.At = day
@@ -251,7 +261,7 @@ func (s *Server) confirmationPreviews(sub domain.Subscriber, c domain.Clinic, tr
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, preview{Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text})
+		out = append(out, preview{Lang: sub.Locale, Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text})
 	}
 	if sub.Phone != "" {
 		text, err := worker.ClinicSMSConfirmation(s.c.Library, s.c.Renderer, sub, c)
@@ -259,7 +269,7 @@ func (s *Server) confirmationPreviews(sub domain.Subscriber, c domain.Clinic, tr
 			return nil, err
 		}
 		n, _ := render.GSM7Segments(text)
-		out = append(out, preview{Label: tr("enrol.preview_sms"), Body: text, Segments: n})
+		out = append(out, preview{Lang: sub.Locale, Label: tr("enrol.preview_sms"), Body: text, Segments: n})
 	}
 	return out, nil
 }

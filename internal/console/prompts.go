@@ -83,6 +83,7 @@ type promptForm struct {
 
 type promptData struct {
 	ClientID, FirstName, Zone string
+	ClientLang                string // the language of the library's messages for the client
 	Prefix, Suffix            string // what a text adds around a written prompt
 	Form                      promptForm
 	Errors                    map[string]string
@@ -169,7 +170,7 @@ func (s *Server) promptRender(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	d.ClientID, d.FirstName, d.Zone, d.MaxSegments = id, sub.FirstName, sub.TimeZone, render.MaxSMSSegments
-	d.Prefix, d.Suffix = c.DisplayName+": ", " "+render.SMSOptOut(sub.Locale)
+	d.Prefix, d.Suffix, d.ClientLang = c.DisplayName+": ", " "+render.SMSOptOut(sub.Locale), sub.Locale
 	for i, m := range s.c.Library.Series(domain.BetweenSession, sub.Locale) {
 		label := m.Name
 		if e, _, err := worker.PromptMessage(s.c.Library, s.c.Renderer, sub, c, domain.Prompt{Template: i + 1}, s.standInLinks()); err == nil {
@@ -200,10 +201,17 @@ func (s *Server) promptRender(w http.ResponseWriter, r *http.Request, status int
 			s.c.Logger.Info("prompt preview not rendered", "clinic_id", p.Clinic, "client_id", id)
 			d.Errors = map[string]string{d.Form.Kind: tr("prompt.err." + d.Form.Kind)}
 		default:
-			n, _ := render.GSM7Segments(text)
-			d.Previews = []preview{
-				{Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text},
-				{Label: tr("enrol.preview_sms"), Body: text, Segments: n},
+			// On the channels the client gets prompts on.
+			chans := sub.Channels
+			if len(chans) == 0 {
+				chans = []domain.Channel{domain.Email}
+			}
+			if slices.Contains(chans, domain.Email) {
+				d.Previews = append(d.Previews, preview{Lang: sub.Locale, Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text})
+			}
+			if slices.Contains(chans, domain.SMS) {
+				n, _ := render.GSM7Segments(text)
+				d.Previews = append(d.Previews, preview{Lang: sub.Locale, Label: tr("enrol.preview_sms"), Body: text, Segments: n})
 			}
 		}
 	}
