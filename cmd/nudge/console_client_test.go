@@ -181,6 +181,15 @@ func TestConsoleEnrolShowsTheConfirmationBeforeSending(t *testing.T) {
 		t.Errorf("client page after enrolling: %d", page.status)
 	}
 
+	// The same address again: refused next to the field, nothing new.
+	r = consoleDo(t, a, "POST", "/console/clients/new", s, withStep(enrolValues(a, "Lu", "lucia@client.test", "", "America/New_York", "en"), "send"))
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `id="email-error"`) || strings.Contains(r.body, id) {
+		t.Errorf("an address enrolled twice: %d", r.status)
+	}
+	if ids := clinicClients(t, a, cid); len(ids) != 1 {
+		t.Errorf("clients after a refused second enrolment: %v", ids)
+	}
+
 	// An owner picks the clinician.
 	o := signIn(t, a, "owner@e.test", 1)
 	byOwner := enrolValues(a, "Omar", "omar@client.test", "", "Europe/London", "en")

@@ -231,6 +231,15 @@ func (s *Server) enrolSubmit(w http.ResponseWriter, r *http.Request) {
 		s.enrolRender(w, r, http.StatusUnprocessableEntity, enrolData{Form: f, Errors: map[string]string{field: tr("enrol.err." + field)}})
 		return
 	}
+	if domain.ErrorCode(err) == domain.ErrConflict {
+		// The address or number is another client's of the clinic.
+		field := "email"
+		if strings.Contains(err.Error(), "mobile") {
+			field = "phone"
+		}
+		s.enrolRender(w, r, http.StatusUnprocessableEntity, enrolData{Form: f, Errors: map[string]string{field: tr("enrol.err.taken_" + field)}})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
