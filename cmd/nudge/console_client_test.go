@@ -264,6 +264,20 @@ func TestConsoleSessionsAndPrompts(t *testing.T) {
 			strings.Contains(page.body, "2026-12-16 11:00 EST"), strings.Contains(page.body, "2026-12-02 09:30 EST"), !strings.Contains(page.body, "2026-12-15 10:00"))
 	}
 
+	// Past sessions beyond the few the planner keeps are still listed.
+	for _, day := range []string{"2026-11-04", "2026-11-11", "2026-11-18", "2026-11-25"} {
+		if r := consoleDo(t, a, "POST", base+"/session", s, url.Values{"at": {day + "T09:30"}}); r.status != http.StatusSeeOther {
+			t.Fatalf("past session %s: %d", day, r.status)
+		}
+	}
+	if st, _ := a.st.PromptStateOf(ctx, cid, id); len(st.Sessions) > store.KeepSessions+1 {
+		t.Fatalf("the planner keeps %d sessions", len(st.Sessions))
+	}
+	page = consoleDo(t, a, "GET", base, s, nil)
+	if n := strings.Count(page.body, " 09:30 EST</li>"); n != 5 {
+		t.Errorf("%d past sessions listed, want 5", n)
+	}
+
 	// A library prompt: previewed in the client's language and channel.
 	if r := consoleDo(t, a, "GET", base+"/prompts/new?kind=library", s, nil); r.status != http.StatusOK || !strings.Contains(r.body, `<select id="template"`) {
 		t.Fatalf("library prompt form: %d", r.status)
@@ -334,7 +348,7 @@ func TestConsoleSessionsAndPrompts(t *testing.T) {
 		t.Errorf("removing a missing prompt: %d", r.status)
 	}
 	log := auditActions(t, a, cid)
-	for want, n := range map[string]int{"doc@p.test client.session " + id: 3, "doc@p.test client.prompt.add " + id: 2, "doc@p.test client.prompt.remove " + id: 1} {
+	for want, n := range map[string]int{"doc@p.test client.session " + id: 7, "doc@p.test client.prompt.add " + id: 2, "doc@p.test client.prompt.remove " + id: 1} {
 		if got := count(log, want); got != n {
 			t.Errorf("%d × %q in the audit log, want %d", got, want, n)
 		}

@@ -44,8 +44,8 @@ func TestCSVSafeDefusesFormulas(t *testing.T) {
 		"=1+1": "'=1+1", "+44": "'+44", "-2": "'-2", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
 		"fine": "fine", "": "", "a=b": "a=b", "5": "5",
 	} {
-		if got := csvSafe(in); got != want {
-			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
+		if got := exportCell(in); got != want {
+			t.Errorf("exportCell(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -28,8 +28,8 @@ type enrolForm struct {
 	Clinician                                       string // owners: who the client is assigned to ("" nobody)
 }
 
-// preview is one message as the client would get it.
-type preview struct {
+// msgPreview is one message as the client would get it.
+type msgPreview struct {
 	Lang     string // the client's language, which the message is in
 	Label    string // "Email", "Text message"
 	Subject  string
@@ -41,7 +41,7 @@ type enrolData struct {
 	Form       enrolForm
 	Errors     map[string]string // field → message
 	Confirm    bool              // the confirmation step
-	Previews   []preview
+	Previews   []msgPreview
 	Zones      []string
 	Locales    []option
 	Methods    []option
@@ -261,8 +261,8 @@ func (s *Server) enrolSubmit(w http.ResponseWriter, r *http.Request) {
 // confirmationPreviews renders what Enrol sends: the email (with the
 // links standing in) when there is an address, the text asking for YES
 // when there is a number.
-func (s *Server) confirmationPreviews(sub domain.Subscriber, c domain.Clinic, tr func(string, ...any) string) ([]preview, error) {
-	var out []preview
+func (s *Server) confirmationPreviews(sub domain.Subscriber, c domain.Clinic, tr func(string, ...any) string) ([]msgPreview, error) {
+	var out []msgPreview
 	if sub.Email != "" {
 		l := s.standInLinks()
 		l.Action = l.Manage
@@ -270,7 +270,7 @@ func (s *Server) confirmationPreviews(sub domain.Subscriber, c domain.Clinic, tr
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, preview{Lang: sub.Locale, Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text})
+		out = append(out, msgPreview{Lang: sub.Locale, Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text})
 	}
 	if sub.Phone != "" {
 		text, err := worker.ClinicSMSConfirmation(s.c.Library, s.c.Renderer, sub, c)
@@ -278,7 +278,7 @@ func (s *Server) confirmationPreviews(sub domain.Subscriber, c domain.Clinic, tr
 			return nil, err
 		}
 		n, _ := render.GSM7Segments(text)
-		out = append(out, preview{Lang: sub.Locale, Label: tr("enrol.preview_sms"), Body: text, Segments: n})
+		out = append(out, msgPreview{Lang: sub.Locale, Label: tr("enrol.preview_sms"), Body: text, Segments: n})
 	}
 	return out, nil
 }
@@ -293,8 +293,8 @@ func (s *Server) standInLinks() render.Links {
 	return render.Links{Manage: base + "/", Unsubscribe: base + "/"}
 }
 
-// confirmData is a page asking to confirm a change that cannot be undone.
-type confirmData struct {
+// clientConfirmData is a page asking to confirm a change that cannot be undone.
+type clientConfirmData struct {
 	ID, Lede, Action, Button string
 }
 
@@ -311,7 +311,7 @@ func (s *Server) clientConfirm(what string) http.HandlerFunc {
 		locale := web.RequestLocale(r)
 		tr := texts(locale)
 		s.render(w, http.StatusOK, locale, "client_confirm", page{Title: tr(what+".title", sub.FirstName), Who: p, Lang: locale, Path: r.URL.Path,
-			Data: confirmData{ID: id, Lede: tr(what+".lede", sub.FirstName), Action: "/console/clients/" + id + "/" + what, Button: tr(what + ".button")}})
+			Data: clientConfirmData{ID: id, Lede: tr(what+".lede", sub.FirstName), Action: "/console/clients/" + id + "/" + what, Button: tr(what + ".button")}})
 	}
 }
 

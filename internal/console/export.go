@@ -76,9 +76,9 @@ func (s *Server) timeline(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, locale, "timeline", page{Title: tr("timeline.title", sub.FirstName), Who: p, Lang: locale, Path: r.URL.Path, Data: d})
 }
 
-// csvSafe keeps a cell from being read as a formula by a spreadsheet: a
+// exportCell keeps a cell from being read as a formula by a spreadsheet: a
 // cell starting with = + - @, a tab or a carriage return gets a leading '.
-func csvSafe(s string) string {
+func exportCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
@@ -125,7 +125,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	cw := csv.NewWriter(&buf)
 	_ = cw.Write([]string{"date", "kind", "score", "note"})
 	for _, x := range rows {
-		_ = cw.Write([]string{x.at.UTC().Format("2006-01-02"), x.kind, csvSafe(x.score), csvSafe(x.note)})
+		_ = cw.Write([]string{x.at.UTC().Format("2006-01-02"), x.kind, exportCell(x.score), exportCell(x.note)})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

@@ -89,7 +89,7 @@ type promptData struct {
 	Errors                    map[string]string
 	Library                   []option
 	DayChoices                []option
-	Previews                  []preview
+	Previews                  []msgPreview
 	Counted                   bool // Segments was counted (after Preview)
 	Segments, Chars           int
 	MaxSegments               int
@@ -111,10 +111,10 @@ func (f promptForm) rule(loc *time.Location) (string, bool) {
 	if f.Days < 0 {
 		sign = "-"
 	}
-	return "session" + sign + strconv.Itoa(abs(f.Days)) + "d@" + f.Time, true
+	return "session" + sign + strconv.Itoa(absDays(f.Days)) + "d@" + f.Time, true
 }
 
-func abs(n int) int {
+func absDays(n int) int {
 	if n < 0 {
 		return -n
 	}
@@ -207,11 +207,11 @@ func (s *Server) promptRender(w http.ResponseWriter, r *http.Request, status int
 				chans = []domain.Channel{domain.Email}
 			}
 			if slices.Contains(chans, domain.Email) {
-				d.Previews = append(d.Previews, preview{Lang: sub.Locale, Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text})
+				d.Previews = append(d.Previews, msgPreview{Lang: sub.Locale, Label: tr("enrol.preview_email"), Subject: e.Subject, Body: e.Text})
 			}
 			if slices.Contains(chans, domain.SMS) {
 				n, _ := render.GSM7Segments(text)
-				d.Previews = append(d.Previews, preview{Lang: sub.Locale, Label: tr("enrol.preview_sms"), Body: text, Segments: n})
+				d.Previews = append(d.Previews, msgPreview{Lang: sub.Locale, Label: tr("enrol.preview_sms"), Body: text, Segments: n})
 			}
 		}
 	}
@@ -333,8 +333,8 @@ func (s *Server) promptRemove(w http.ResponseWriter, r *http.Request) {
 	s.backToClient(w, r, id, "prompt_removed")
 }
 
-// MaxNoteLen is the longest event note.
-const MaxNoteLen = 200
+// MaxEventNoteLen is the longest event note.
+const MaxEventNoteLen = 200
 
 // noteAdd adds a dated event note to a client.
 func (s *Server) noteAdd(w http.ResponseWriter, r *http.Request) {
@@ -363,8 +363,8 @@ func (s *Server) noteAdd(w http.ResponseWriter, r *http.Request) {
 		forms.NoteDayError = tr("note.err.day")
 	case text == "":
 		forms.NoteError = tr("note.err.empty")
-	case utf8.RuneCountInString(text) > MaxNoteLen:
-		forms.NoteError = tr("note.err.long", MaxNoteLen)
+	case utf8.RuneCountInString(text) > MaxEventNoteLen:
+		forms.NoteError = tr("note.err.long", MaxEventNoteLen)
 	}
 	if forms.NoteDayError != "" || forms.NoteError != "" {
 		s.clientPage(w, r, http.StatusUnprocessableEntity, forms)
