@@ -371,6 +371,12 @@ func TestPromptSkips(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "client unsubscribed"},
+		{"discharged", at, func(t *testing.T, b *promptBundle, o store.PromptOccurrence) {
+			// Discharged with the task already queued and the plan not yet cleared.
+			if _, err := b.st.Discharge(context.Background(), b.clinic.ID, b.id, store.ConsentEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}, "client discharged"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -422,7 +422,8 @@ func (a *App) webHandler() (http.Handler, error) {
 		// proxies (NUDGE_TRUSTED_PROXIES), as the public pages do.
 		ClientIP: clientip.New(a.cfg.TrustedProxies).IP,
 		SealKey:  consoleSealKey(a.cfg.Secret),
-		Now:      a.now, Logger: a.logger.With("component", "console"),
+		Library:  a.library, Renderer: a.renderer, BaseURL: a.cfg.URL(""),
+		Now: a.now, Logger: a.logger.With("component", "console"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build clinic console: %w", err)

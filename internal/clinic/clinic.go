@@ -812,6 +812,9 @@ func (s *Service) viewPrompt(st store.PromptState, p domain.Prompt, now time.Tim
 // session, texts moved into the SMS window.
 func (s *Service) plan(now time.Time) func(store.PromptState) ([]store.PromptOccurrence, error) {
 	return func(st store.PromptState) ([]store.PromptOccurrence, error) {
+		if st.Client.Status == domain.Discharged {
+			return nil, nil // nothing is planned for a discharged client
+		}
 		loc, err := scheduler.LoadZone(st.Client.TimeZone)
 		if err != nil {
 			return nil, fmt.Errorf("plan prompts of %s: %w", st.Client.ID, err)

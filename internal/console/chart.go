@@ -12,6 +12,7 @@ type chart struct {
 	Width, Height int
 	Bars          []bar
 	Grid          []gridLine
+	Markers       []marker
 	Summary       string
 }
 
@@ -64,4 +65,33 @@ func itoa(n int) string {
 		return string(rune('0' + n))
 	}
 	return "?"
+}
+
+// marker is an event note on the chart: a line between the bars of the
+// answers before and after its day.
+type marker struct {
+	X     int
+	Label string // "date: note"
+}
+
+// scoreChartWithNotes is scoreChart with a marker per event note. A note
+// before the first bar drawn sits at the left edge, one after the last at
+// the right.
+func scoreChartWithNotes(ratings []store.Answer, notes []store.ClientNote, tr func(string, ...any) string) chart {
+	c := scoreChart(ratings, tr)
+	if len(ratings) > maxBars {
+		ratings = ratings[len(ratings)-maxBars:]
+	}
+	for _, n := range notes {
+		day := n.Day.UTC().Format("2006-01-02")
+		i := 0
+		for i < len(ratings) && ratings[i].At().UTC().Format("2006-01-02") <= day {
+			i++
+		}
+		c.Markers = append(c.Markers, marker{X: chartLeft + i*barStep, Label: day + ": " + n.Text})
+	}
+	if len(notes) > 0 {
+		c.Summary += " " + tr("chart.notes", len(notes))
+	}
+	return c
 }

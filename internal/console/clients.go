@@ -2,12 +2,19 @@ package console
 
 import (
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/nudgehq/nudge/internal/clinic"
+	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/web"
+	"github.com/nudgehq/nudge/scheduler"
 )
 
 // clientRow is one line of the clients list.
@@ -16,23 +23,72 @@ type clientRow struct {
 	Paused                                     bool
 	LastScore                                  int // 0: none
 	OpenAlert                                  bool
+	NextSession                                string // in the client's zone; "" none
 }
 
 type clientsData struct {
-	Rows []clientRow
-	Next string // the next page's link, "" on the last
+	Rows    []clientRow
+	Next    string // the next page's link, "" on the last
+	Query   string
+	Status  string
+	Filters []option
+	Notice  string
 }
 
-// clientList lists the clients the principal may see, a page at a time.
+// listStatuses are the clients list's status filter: the statuses a
+// client can be in, with a pause shown as its own.
+var listStatuses = []string{"pending", "active", "paused", "stopped", "discharged"}
+
+// listStatus is a client's status as the list's filter names it.
+func listStatus(v clinic.ClientView, now time.Time) string {
+	switch v.Status {
+	case domain.Pending:
+		return "pending"
+	case domain.Unsubscribed:
+		return "stopped"
+	case domain.Discharged:
+		return "discharged"
+	}
+	if v.PausedUntil.After(now) || !v.DistressAt.IsZero() {
+		return "paused"
+	}
+	return "active"
+}
+
+// foldName is a name for matching: lower case, accents taken off
+// ("José" and "jose" match).
+func foldName(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(strings.ToLower(strings.TrimSpace(s))) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// maxScan bounds how many clients one filtered page looks through.
+const maxScan = 20 * clinic.MaxPage
+
+// clientList lists the clients the principal may see, a page at a time;
+// ?q= keeps those whose first name contains it (case and accents aside)
+// and ?status= those in one status.
 func (s *Server) clientList(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	ctx := r.Context()
 	locale := web.RequestLocale(r)
 	tr := texts(locale)
-	pg, err := s.c.Service.Clients(ctx, p.Clinic, r.URL.Query().Get("after"), clinic.MaxPage)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	q := r.URL.Query()
+	d := clientsData{Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status")}
+	if !slices.Contains(listStatuses, d.Status) {
+		d.Status = ""
+	}
+	if len([]rune(d.Query)) > 40 {
+		d.Query = string([]rune(d.Query)[:40])
+	}
+	d.Filters = append(d.Filters, option{Value: "", Label: tr("search.any"), Selected: d.Status == ""})
+	for _, st := range listStatuses {
+		d.Filters = append(d.Filters, option{Value: st, Label: tr("search.status_" + st), Selected: d.Status == st})
 	}
 	assigned, err := s.c.Store.Assignments(ctx, p.Clinic)
 	if err != nil {
@@ -49,31 +105,69 @@ func (s *Server) clientList(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	var d clientsData
 	now := s.c.Now()
-	for _, c := range pg.Items {
-		if !p.mayView(c.ID, assigned) {
-			continue
-		}
-		row := clientRow{ID: c.ID, FirstName: c.FirstName, Status: tr("status." + string(c.Status)),
-			Channels: channelsText(c.Channels), Clinician: names[assigned[c.ID]], Paused: c.PausedUntil.After(now), OpenAlert: open[c.ID] > 0}
-		ratings, err := s.c.Service.Ratings(ctx, p.Clinic, c.ID, time.Time{}, time.Time{})
+	want := foldName(d.Query)
+	filtered := want != "" || d.Status != ""
+	cursor, scanned, next := q.Get("after"), 0, ""
+	for {
+		pg, err := s.c.Service.Clients(ctx, p.Clinic, cursor, clinic.MaxPage)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if n := len(ratings); n > 0 {
-			row.LastScore = ratings[n-1].Score
+		for _, c := range pg.Items {
+			scanned++
+			if !p.mayView(c.ID, assigned) {
+				continue
+			}
+			if want != "" && !strings.Contains(foldName(c.FirstName), want) {
+				continue
+			}
+			st := listStatus(c, now)
+			if d.Status != "" && st != d.Status {
+				continue
+			}
+			row := clientRow{ID: c.ID, FirstName: c.FirstName, Status: tr("status." + string(c.Status)),
+				Channels: channelsText(c.Channels), Clinician: names[assigned[c.ID]], Paused: st == "paused", OpenAlert: open[c.ID] > 0}
+			if !c.NextSession.IsZero() {
+				loc, err := scheduler.LoadZone(c.TimeZone)
+				if err != nil {
+					loc = time.UTC
+				}
+				row.NextSession = localWhen(c.NextSession, loc)
+			}
+			ratings, err := s.c.Service.Ratings(ctx, p.Clinic, c.ID, time.Time{}, time.Time{})
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if n := len(ratings); n > 0 {
+				row.LastScore = ratings[n-1].Score
+			}
+			d.Rows = append(d.Rows, row)
 		}
-		d.Rows = append(d.Rows, row)
-	}
-	if pg.Next != "" {
-		d.Next = "/console/clients?after=" + pg.Next
-		if q := queryLang(r); q != "" {
-			d.Next += "&lang=" + locale
+		next = pg.Next
+		// Unfiltered, one page of the clinic's list is one page here;
+		// filtered, pages are read until one's worth matched.
+		if !filtered || next == "" || len(d.Rows) >= clinic.MaxPage || scanned >= maxScan {
+			break
 		}
+		cursor = next
 	}
-	s.render(w, http.StatusOK, locale, "clients", page{Title: tr("clients.title"), Who: p, Lang: locale, Path: r.URL.Path, Data: d})
+	if next != "" {
+		v := url.Values{"after": {next}}
+		if d.Query != "" {
+			v.Set("q", d.Query)
+		}
+		if d.Status != "" {
+			v.Set("status", d.Status)
+		}
+		if queryLang(r) != "" {
+			v.Set("lang", locale)
+		}
+		d.Next = "/console/clients?" + v.Encode()
+	}
+	s.render(w, http.StatusOK, locale, "clients", page{Title: tr("clients.title"), Who: p, Lang: locale, Path: r.URL.Path, Data: d, Notice: noticeText(r, tr)})
 }
 
 // staffNames maps a clinic's staff ids to their addresses.
@@ -107,20 +201,57 @@ type option struct {
 
 type clientData struct {
 	ID, FirstName, Status, Channels, Clinician string
+	Zone                                       string
+	Discharged                                 bool
 	NextSession                                time.Time
+	NextLocal                                  string // the next session in the client's zone
+	PastSessions                               []string
 	PausedUntil                                time.Time
 	Chart                                      chart
 	Ratings                                    []store.Answer
 	Replies                                    []store.Reply
 	Deliveries                                 []store.DeliveryRecord
 	Alerts                                     []store.Alert
-	Clinicians                                 []option // owners only
+	Clinicians                                 []option   // owners only
+	Rows                                       []scoreRow // the chart's table: scores and event notes by date
+	Prompts                                    []promptRow
+	Notes                                      []noteRow
+	Forms                                      clientForms
+}
+
+// clientForms are the client page's forms as typed, with their errors,
+// when a POST re-renders the page.
+type clientForms struct {
+	SessionAt, SessionError string
+	NoteDay, NoteText       string
+	NoteDayError, NoteError string
+}
+
+// scoreRow is a line of the chart's table: a score, or an event note.
+type scoreRow struct {
+	Day, Channel, Note string
+	Score              int
+}
+
+type promptRow struct {
+	ID, Rule, Message, Next string
+}
+
+type noteRow struct {
+	ID, Day, Text, By string
+	Mine              bool // the viewer may delete it
 }
 
 // clientShow is a client's page: scores as a chart and a table, replies,
-// deliveries, pause or resume, and (owners) the assignment. Each view is
-// audited.
+// deliveries, sessions, prompts, event notes, pause or resume, and
+// (owners) the assignment. Each view is audited.
 func (s *Server) clientShow(w http.ResponseWriter, r *http.Request) {
+	s.clientPage(w, r, http.StatusOK, clientForms{})
+}
+
+// clientPage renders the client page, with forms as typed after a POST
+// that did not pass.
+func (s *Server) clientPage(w http.ResponseWriter, r *http.Request, status int, forms clientForms) {
 	p := principalOf(r)
 	ctx := r.Context()
 	id := r.PathValue("id")
@@ -165,9 +296,28 @@ func (s *Server) clientShow(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	notes, err := s.c.Store.ClientNotes(ctx, p.Clinic, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	d := clientData{ID: id, FirstName: v.FirstName, Status: tr("status." + string(v.Status)), Channels: channelsText(v.Channels),
 		Clinician: names[by], NextSession: v.NextSession, Ratings: ratings, Replies: replies.Items, Deliveries: deliveries.Items,
-		Chart: scoreChart(ratings, tr)}
+		Chart: scoreChartWithNotes(ratings, notes, tr), Zone: v.TimeZone, Discharged: v.Status == domain.Discharged, Forms: forms}
+	if err := s.fillSessionsAndPrompts(r, p, v, &d, tr); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, a := range ratings {
+		d.Rows = append(d.Rows, scoreRow{Day: a.At().UTC().Format("2006-01-02"), Score: a.Score, Channel: string(a.Channel)})
+	}
+	for _, n := range notes {
+		d.Rows = append(d.Rows, scoreRow{Day: n.Day.Format("2006-01-02"), Note: n.Text})
+	}
+	slices.SortStableFunc(d.Rows, func(a, b scoreRow) int { return strings.Compare(a.Day, b.Day) })
+	for _, n := range notes {
+		d.Notes = append(d.Notes, noteRow{ID: n.ID, Day: n.Day.Format("2006-01-02"), Text: n.Text, By: names[n.Staff], Mine: p.Owner() || n.Staff == p.StaffID})
+	}
 	if v.PausedUntil.After(s.c.Now()) {
 		d.PausedUntil = v.PausedUntil
 	}
@@ -188,13 +338,14 @@ func (s *Server) clientShow(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.audit(r, p, "client.view", id, "")
-	s.render(w, http.StatusOK, locale, "client", page{Title: v.FirstName, Who: p, Lang: locale, Path: r.URL.Path, Data: d, Notice: noticeText(r, tr)})
+	s.render(w, status, locale, "client", page{Title: v.FirstName, Who: p, Lang: locale, Path: r.URL.Path, Data: d, Notice: noticeText(r, tr)})
 }
 
 // noticeText is the line a redirect after a change asks for (?done=…).
 func noticeText(r *http.Request, tr func(string, ...any) string) string {
 	switch done := r.URL.Query().Get("done"); done {
-	case "paused", "resumed", "assigned", "acknowledged", "resolved":
+	case "paused", "resumed", "assigned", "acknowledged", "resolved",
+		"enrolled", "session", "prompt_added", "prompt_removed", "note_added", "note_deleted", "discharged", "removed":
 		return tr("done." + done)
 	}
 	return ""

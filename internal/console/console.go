@@ -28,8 +28,10 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/clinic"
 	"github.com/nudgehq/nudge/internal/httproute"
+	"github.com/nudgehq/nudge/internal/render"
 	"github.com/nudgehq/nudge/internal/store"
 	"github.com/nudgehq/nudge/internal/web"
+	"github.com/nudgehq/nudge/templates"
 )
 
 //go:embed pages/*.html
@@ -72,8 +74,13 @@ type Config struct {
 	ClientIP func(*http.Request) string
 	// SealKey (32 bytes) seals staff members' TOTP secrets at rest.
 	SealKey []byte
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Library and Renderer render previews of what a client is sent;
+	// BaseURL (the service's address) stands in for an email's links there.
+	Library  *templates.Library
+	Renderer *render.Renderer
+	BaseURL  string
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Server serves the console.
@@ -84,8 +91,8 @@ type Server struct {
 
 // New parses the pages, once per locale.
 func New(c Config) (*Server, error) {
-	if c.Service == nil || c.Store == nil || c.Enqueue == nil || c.Now == nil || c.Logger == nil {
-		return nil, errors.New("console: a service, store, queue, clock and logger are needed")
+	if c.Service == nil || c.Store == nil || c.Enqueue == nil || c.Now == nil || c.Logger == nil || c.Library == nil || c.Renderer == nil {
+		return nil, errors.New("console: a service, store, queue, message library, renderer, clock and logger are needed")
 	}
 	if len(c.SealKey) != 32 {
 		return nil, errors.New("console: a 32-byte key to seal second-factor secrets is needed")
@@ -93,7 +100,8 @@ func New(c Config) (*Server, error) {
 	s := &Server{c: c, pages: map[string]map[string]*template.Template{}}
 	for locale, m := range catalogue {
 		s.pages[locale] = map[string]*template.Template{}
-		for _, name := range []string{"message", "sign_in", "clients", "client", "alerts", "audit", "staff", "settings", "totp", "totp_code"} {
+		for _, name := range []string{"message", "sign_in", "clients", "client", "alerts", "audit", "staff", "settings", "totp", "totp_code",
+			"enrol", "prompt_new", "timeline", "client_confirm"} {
 			t, err := template.New(name).Funcs(pageFuncs(locale, m)).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html")
 			if err != nil {
 				return nil, err
@@ -129,6 +137,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /console/clients/{id}/pause", s.staffOnly(s.clientPause))
 	mux.Handle("POST /console/clients/{id}/resume", s.staffOnly(s.clientResume))
 	mux.Handle("POST /console/clients/{id}/assign", s.ownersOnly(s.clientAssign))
+	mux.Handle("GET /console/clients/new", s.staffOnly(s.enrolShow))
+	mux.Handle("POST /console/clients/new", s.staffOnly(s.enrolSubmit))
+	mux.Handle("POST /console/clients/{id}/session", s.staffOnly(s.sessionSet))
+	mux.Handle("GET /console/clients/{id}/prompts/new", s.staffOnly(s.promptNew))
+	mux.Handle("POST /console/clients/{id}/prompts", s.staffOnly(s.promptSubmit))
+	mux.Handle("POST /console/clients/{id}/prompts/{prompt}/remove", s.staffOnly(s.promptRemove))
+	mux.Handle("POST /console/clients/{id}/notes", s.staffOnly(s.noteAdd))
+	mux.Handle("POST /console/clients/{id}/notes/{note}/delete", s.staffOnly(s.noteDelete))
+	mux.Handle("GET /console/clients/{id}/timeline", s.staffOnly(s.timeline))
+	mux.Handle("GET /console/clients/{id}/export.csv", s.staffOnly(s.export))
+	mux.Handle("GET /console/clients/{id}/discharge", s.staffOnly(s.clientConfirm("discharge")))
+	mux.Handle("POST /console/clients/{id}/discharge", s.staffOnly(s.clientDischarge))
+	mux.Handle("GET /console/clients/{id}/remove", s.staffOnly(s.clientConfirm("remove")))
+	mux.Handle("POST /console/clients/{id}/remove", s.staffOnly(s.clientRemove))
+	mux.Handle("GET /console/static/prompt.js", http.HandlerFunc(s.promptScript))
 	mux.Handle("GET /console/alerts", s.staffOnly(s.alertList))
 	mux.Handle("POST /console/alerts/{id}/acknowledge", s.staffOnly(s.alertAcknowledge))
 	mux.Handle("POST /console/alerts/{id}/resolve", s.staffOnly(s.alertResolve))
@@ -153,7 +176,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /console/totp/off", s.staffOnly(s.totpOff))
 	mux.HandleFunc("GET /console/sign-in/code", s.codeShow)
 	mux.HandleFunc("POST /console/sign-in/code", s.codeCheck)
-	mux.HandleFunc("GET /console/sign-in/enrol", s.enrolShow)
+	mux.HandleFunc("GET /console/sign-in/enrol", s.totpEnrolShow)
 	mux.HandleFunc("POST /console/sign-in/enrol", s.codeCheck)
 	mux.HandleFunc("/console/", s.notFoundPage)
 	cop := http.NewCrossOriginProtection()

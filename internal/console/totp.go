@@ -387,9 +387,9 @@ func (s *Server) codeRender(w http.ResponseWriter, r *http.Request, status int, 
 		Data: codeData{Action: "/console/sign-in/code" + queryLang(r), Error: errText}})
 }
 
-// enrolShow is the enrolment a clinic requiring a second factor puts
+// totpEnrolShow is the enrolment a clinic requiring a second factor puts
 // between the link and the session.
-func (s *Server) enrolShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) totpEnrolShow(w http.ResponseWriter, r *http.Request) {
 	_, ps, st, ok := s.pending(w, r)
 	if !ok {
 		return
@@ -398,10 +398,10 @@ func (s *Server) enrolShow(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, withLang(r, "/console/sign-in/code"), http.StatusSeeOther)
 		return
 	}
-	s.enrolRender(w, r, st, http.StatusOK, "")
+	s.totpEnrolRender(w, r, st, http.StatusOK, "")
 }
 
-func (s *Server) enrolRender(w http.ResponseWriter, r *http.Request, st store.Staff, status int, errText string) {
+func (s *Server) totpEnrolRender(w http.ResponseWriter, r *http.Request, st store.Staff, status int, errText string) {
 	locale := web.RequestLocale(r)
 	d, err := s.totpPageData(r, st.ID, st.Email)
 	if err != nil {
@@ -445,7 +445,7 @@ func (s *Server) codeCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		if !good {
 			s.audit(r, who, "sign-in.code-refused", "", "enrolment")
-			s.enrolRender(w, r, st, http.StatusUnprocessableEntity, tr("owner.totp.bad_code"))
+			s.totpEnrolRender(w, r, st, http.StatusUnprocessableEntity, tr("owner.totp.bad_code"))
 			return
 		}
 		s.audit(r, who, "totp.on", "", "")

@@ -54,6 +54,9 @@ const (
 	Active Status = "active"
 	// Unsubscribed: opted out of everything; nothing is sent.
 	Unsubscribed Status = "unsubscribed"
+	// Discharged: a clinic's client whose care ended; nothing is sent, the
+	// record is kept for the retention period (or until it is removed).
+	Discharged Status = "discharged"
 )
 
 // Subscriber is one person on the public list, or one client of a clinic.

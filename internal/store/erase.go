@@ -211,7 +211,7 @@ func (s *Store) erase(ctx context.Context, id string, only func(domain.Status, t
 			}
 			// A client's prompts, sessions and plan; keys a public
 			// subscriber never has are simply not there.
-			keys = append(keys, s.sessKey(id), s.promptsKey(id), s.pplanKey(id), s.cappedKey(id), s.dlvIndexKey(id))
+			keys = append(keys, s.sessKey(id), s.promptsKey(id), s.pplanKey(id), s.cappedKey(id), s.dlvIndexKey(id), s.clientNotesKey(id), s.sessionLogKey(id))
 			p.Del(ctx, keys...)
 			for _, k := range planned {
 				p.ZRem(ctx, s.pdueKey(), id+"|"+k)
