@@ -355,6 +355,12 @@ func (a *App) Run(ctx context.Context, role Role, ready func()) error {
 				fail(fmt.Errorf("alert planner: %w", err))
 			}
 		})
+		// Discharged clients are erased once their retention has run out.
+		wg.Go(func() {
+			if err := a.clinicService().RunRetention(ctx, time.Hour); err != nil {
+				fail(fmt.Errorf("discharged clients' retention: %w", err))
+			}
+		})
 		exp := subscription.NewExpirer(a.store, a.queue, a.manager(), a.now, a.logger.With("component", "expirer"))
 		wg.Go(func() {
 			if err := exp.Run(ctx, time.Minute); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/nudgehq/nudge/internal/clinic"
+	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/store"
 )
 
@@ -66,5 +68,44 @@ func TestReachIsOneRuleForKeysOwnersAndClinicians(t *testing.T) {
 	assigned := map[string]string{mine.ID: "clin-a", theirs.ID: "clin-a2"}
 	if !clinician.MayView(mine.ID, assigned) || clinician.MayView(theirs.ID, assigned) || !owner.MayView(theirs.ID, assigned) || !key.MayView(theirs.ID, assigned) {
 		t.Error("MayView disagrees with Reach")
+	}
+}
+
+// A discharged client is kept for the retention, then erased like a
+// removal; a client removed meanwhile only leaves the list.
+func TestDischargedClientsAreErasedAfterTheRetention(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	a := f.clinic(t, "A")
+	kept := f.enrol(t, a.Clinic.ID, clinic.Enrolment{Email: "kept@example.org"})
+	gone := f.enrol(t, a.Clinic.ID, clinic.Enrolment{Email: "gone@example.org"})
+	active := f.enrol(t, a.Clinic.ID, clinic.Enrolment{Email: "active@example.org"})
+	for _, id := range []string{kept.ID, gone.ID} {
+		if _, err := f.svc.Discharge(ctx, a.Clinic.ID, id, "staff-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.Remove(ctx, a.Clinic.ID, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.now = t0.Add(clinic.DischargeRetention - time.Hour)
+	if n, err := f.svc.EraseDischarged(ctx); err != nil || n != 0 {
+		t.Fatalf("before the retention ran out: %d erased, %v", n, err)
+	}
+	if sub, err := f.svc.Client(ctx, a.Clinic.ID, kept.ID); err != nil || sub.Status != domain.Discharged {
+		t.Fatalf("a discharged client within the retention: %+v, %v", sub.Status, err)
+	}
+	f.now = t0.Add(clinic.DischargeRetention + time.Hour)
+	if n, err := f.svc.EraseDischarged(ctx); err != nil || n != 1 {
+		t.Fatalf("after the retention ran out: %d erased, %v; want the one still on file", n, err)
+	}
+	if _, err := f.svc.Client(ctx, a.Clinic.ID, kept.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the discharged client is still on file: %v", err)
+	}
+	if sub, err := f.svc.Client(ctx, a.Clinic.ID, active.ID); err != nil || sub.Status == domain.Discharged {
+		t.Fatalf("a client never discharged was touched: %+v, %v", sub.Status, err)
+	}
+	if left, err := f.st.DischargedBefore(ctx, f.now.Add(time.Hour), 10); err != nil || len(left) != 0 {
+		t.Fatalf("the discharged list still holds %v (%v)", left, err)
 	}
 }

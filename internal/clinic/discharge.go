@@ -2,6 +2,9 @@ package clinic
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/store"
@@ -30,4 +33,58 @@ func (s *Service) Discharge(ctx context.Context, cid, id, by string) (ClientView
 	}
 	s.c.Logger.Info("client discharged", "clinic_id", cid, "client_id", id)
 	return ClientView{Subscriber: st.Client, NextSession: st.NextSession(now)}, nil
+}
+
+// DischargeRetention is how long a discharged client's record, answers and
+// replies are kept before they are erased: the 400 days replies and the
+// audit log are kept.
+const DischargeRetention = 400 * 24 * time.Hour
+
+// EraseDischarged erases the clients discharged more than
+// DischargeRetention ago (a batch at a time; the next pass takes the
+// rest), as a removal does, and reports how many. A client found no longer
+// discharged, or gone, only leaves the list.
+func (s *Service) EraseDischarged(ctx context.Context) (int, error) {
+	due, err := s.c.Store.DischargedBefore(ctx, s.c.Now().Add(-DischargeRetention), 200)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, d := range due {
+		sub, err := s.c.Store.Client(ctx, d.Clinic, d.ID)
+		switch {
+		case err == nil && sub.Status == domain.Discharged:
+			if err := s.c.Erase.EraseSubscriber(ctx, d.ID); err != nil {
+				errs = append(errs, fmt.Errorf("erase discharged %s: %w", d.ID, err))
+				continue
+			}
+			n++
+			s.c.Logger.Info("discharged client erased after the retention", "clinic_id", d.Clinic, "client_id", d.ID)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.c.Store.ForgetDischarged(ctx, d.Clinic, d.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// RunRetention erases discharged clients past their retention every
+// interval until ctx is cancelled.
+func (s *Service) RunRetention(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.EraseDischarged(ctx); err != nil && ctx.Err() == nil {
+			s.c.Logger.Error("erase discharged clients", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }

@@ -192,6 +192,8 @@ func (s *Store) Discharge(ctx context.Context, cid, id string, ev ConsentEvent) 
 		progs, zone := str(m[1]), str(m[3])
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(domain.Discharged))
+			// Kept for the retention, then erased (DischargedBefore).
+			p.ZAdd(ctx, s.dischargedKey(), redis.Z{Score: float64(ev.At.Unix()), Member: cid + "|" + id})
 			for _, prog := range parsePrograms(progs) {
 				s.retireDue(ctx, p, id, prog, zone)
 				p.HIncrBy(ctx, s.schedKey(id, prog), fVersion, 1)
@@ -209,6 +211,43 @@ func (s *Store) Discharge(ctx context.Context, cid, id string, ev ConsentEvent) 
 		return false, fmt.Errorf("discharge %s: %w", id, err)
 	}
 	return changed, nil
+}
+
+func (s *Store) dischargedKey() string { return s.prefix + "discharged" }
+
+// DischargedClient is a client discharged at At.
+type DischargedClient struct {
+	Clinic, ID string
+	At         time.Time
+}
+
+// DischargedBefore lists up to limit clients discharged before cutoff,
+// oldest first: those whose retention has run out.
+func (s *Store) DischargedBefore(ctx context.Context, cutoff time.Time, limit int) ([]DischargedClient, error) {
+	zs, err := s.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: s.dischargedKey(), Start: "-inf",
+		Stop: "(" + strconv.FormatInt(cutoff.Unix(), 10), ByScore: true, Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list discharged clients: %w", err)
+	}
+	out := make([]DischargedClient, 0, len(zs))
+	for _, z := range zs {
+		member, _ := z.Member.(string)
+		cid, id, ok := strings.Cut(member, "|")
+		if !ok {
+			continue
+		}
+		out = append(out, DischargedClient{Clinic: cid, ID: id, At: time.Unix(int64(z.Score), 0).UTC()})
+	}
+	return out, nil
+}
+
+// ForgetDischarged drops a client from the discharged list (erased, or
+// no longer discharged).
+func (s *Store) ForgetDischarged(ctx context.Context, cid, id string) error {
+	if err := s.rdb.ZRem(ctx, s.dischargedKey(), cid+"|"+id).Err(); err != nil {
+		return fmt.Errorf("forget discharged %s: %w", id, err)
+	}
+	return nil
 }
 
 // ConsentDischarge is the consent ledger's action for a discharge.

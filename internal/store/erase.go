@@ -223,6 +223,7 @@ func (s *Store) erase(ctx context.Context, id string, only func(domain.Status, t
 				// Their assignment to a clinician goes too; the clinic's
 				// alerts and audit log keep the id, never a name or words.
 				p.HDel(ctx, s.clinicAssignKey(clinic), id)
+				p.ZRem(ctx, s.dischargedKey(), clinic+"|"+id)
 			}
 			if email != "" {
 				p.Eval(ctx, hdelIfScript, []string{emailIndex}, NormaliseEmail(email), id)
