@@ -279,16 +279,26 @@ func (h *Handler) EscalateAlert(ctx context.Context, t *asynq.Task) error {
 var errNotYet = errors.New("not yet due")
 
 // sendEach emails each staff member; a failure for one does not stop the
-// others, and the first temporary failure makes the task retry.
+// others, and the first temporary failure makes the task retry. Each
+// message sent is remembered, so the retry emails only those it missed.
 func (h *Handler) sendEach(ctx context.Context, log *slog.Logger, to []store.Staff, clinic domain.Clinic, name, msgID string) error {
 	var errs []error
 	for _, st := range to {
-		if err := h.sendStaff(ctx, st, clinic, name, msgID+"."+st.ID, nil); err != nil {
+		id := msgID + "." + st.ID
+		if sent, err := h.d.Store.StaffMailSent(ctx, id); err != nil || sent {
+			errs = append(errs, err)
+			continue
+		}
+		if err := h.sendStaff(ctx, st, clinic, name, id, nil); err != nil {
 			log.Warn("staff email failed", "staff_id", st.ID, "err", err)
 			errs = append(errs, err)
 			continue
 		}
 		log.Info("staff email sent", "staff_id", st.ID)
+		if err := h.d.Store.MarkStaffMailSent(ctx, id, h.d.Now()); err != nil {
+			// Sent: a lost mark costs at most one more email on a retry.
+			log.Warn("could not remember a staff email as sent", "staff_id", st.ID, "err", err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -288,3 +288,28 @@ func TestEscalationLengthenedSinceWaitsForTheNewTime(t *testing.T) {
 		t.Errorf("queued again %s, in %s; want scheduled in 6h", info.State, wait)
 	}
 }
+
+// When one owner's email fails for a moment, the retry emails that owner
+// and not, a second time, the one who already has it.
+func TestEscalationRetryEmailsOnlyThoseMissed(t *testing.T) {
+	b := setupWith(t, planned, smtptest.Options{Script: []smtptest.Fault{{Stage: "accept"}, {Stage: "rcpt", Code: 451}}})
+	c := newAlertClinic(t, b)
+	ctx := context.Background()
+	a := raise(t, b, c.id, c.client, planned)
+	b.now = planned.Add(5 * time.Hour)
+	tk, _ := task.NewEscalateAlert(task.EscalateAlert{ClinicID: c.id, AlertID: a.ID}, 0)
+	if err := b.h.EscalateAlert(ctx, tk); err == nil {
+		t.Fatal("a temporary failure for one owner did not make the task retry")
+	}
+	if n := len(b.sink.Messages()); n != 1 {
+		t.Fatalf("%d emails after the first run, want the one that went through", n)
+	}
+	if err := b.h.EscalateAlert(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	got := mailTo(b)
+	slices.Sort(got)
+	if want := []string{c.owner1.Email, c.owner2.Email}; !slices.Equal(got, want) {
+		t.Fatalf("after the retry: %v, want each owner exactly once: %v", got, want)
+	}
+}

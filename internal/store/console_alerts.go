@@ -317,6 +317,31 @@ func (s *Store) AlertEscalated(ctx context.Context, id string) (bool, error) {
 	return n == 1, nil
 }
 
+func (s *Store) staffMailKey(msgID string) string { return s.prefix + "staffmail:" + msgID }
+
+// staffMailKeep is how long a staff email is remembered as sent: past
+// every retry of the task that sent it.
+const staffMailKeep = 7 * 24 * time.Hour
+
+// StaffMailSent reports whether the staff email msgID (one message to one
+// staff member) went out already.
+func (s *Store) StaffMailSent(ctx context.Context, msgID string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.staffMailKey(msgID)).Result()
+	if err != nil {
+		return false, fmt.Errorf("read staff email %s: %w", msgID, err)
+	}
+	return n == 1, nil
+}
+
+// MarkStaffMailSent remembers that the staff email msgID went out, so a
+// retry of a task that emails several people sends only to those it missed.
+func (s *Store) MarkStaffMailSent(ctx context.Context, msgID string, now time.Time) error {
+	if err := s.rdb.Set(ctx, s.staffMailKey(msgID), unix(now), staffMailKeep).Err(); err != nil {
+		return fmt.Errorf("mark staff email %s: %w", msgID, err)
+	}
+	return nil
+}
+
 // digestKeep is how long a sent digest is remembered: past its week.
 const digestKeep = 21 * 24 * time.Hour
 
