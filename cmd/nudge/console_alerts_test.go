@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -513,5 +514,58 @@ func TestConsoleWeeklyDigestOncePerClinician(t *testing.T) {
 		if strings.Contains(m.Text, "Wren") || mailSubject(t, m) != "Your week at Clinic W, in numbers" {
 			t.Errorf("%s's digest: %q\n%s", m.To[0], mailSubject(t, m), m.Text)
 		}
+	}
+}
+
+// An owner who shortens the escalation time brings forward the escalation
+// of every open distress alert: it does not wait for the time that held
+// when the alert was raised.
+func TestConsoleShorterEscalationTimeAppliesToOpenAlerts(t *testing.T) {
+	a := startSMSApp(t, time.Date(2026, 12, 9, 15, 0, 0, 0, time.UTC), "US")
+	cid, key := newClinic(t, a, "Clinic S")
+	addStaff(t, a, cid, "own@s.test", "owner")
+	const phone = "+12015550161"
+	client := enrolByPhone(t, a, key, "Soraya", phone, "America/New_York", "SMshortyes00000000000000000000001")
+	textReply(t, a, phone, "SMshortsad00000000000000000000001", "i keep thinking about ending it all")
+	a.mail.WaitFor(t, 10*time.Second, "the alert email", func([]smtptest.Message) bool { return len(staffMails(a, "alert.")) >= 1 })
+	waitSettled(t, a.st, a.clk)
+	var alert store.Alert
+	for _, al := range alertsOf(t, a, cid, store.AlertDistress) {
+		if al.Client == client {
+			alert = al
+		}
+	}
+	if alert.ID == "" {
+		t.Fatal("no distress alert")
+	}
+
+	s := signIn(t, a, "own@s.test", 1)
+	if r := consoleDo(t, a, "POST", "/console/alerts/settings", s, url.Values{"unanswered": {"3"}, "escalation": {"1"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("save settings: %d %s", r.status, r.body)
+	}
+	due := alert.At.Add(time.Hour)
+	id := "alert-escalate:" + cid + ":" + alert.ID + ":" + strconv.FormatInt(due.Unix(), 10)
+	insp := asynq.NewInspectorFromRedisClient(a.st.Redis())
+	info, err := insp.GetTaskInfo(task.QueueCritical, id)
+	if err != nil {
+		t.Fatalf("no escalation at the new time: %v", err)
+	}
+	if wait := time.Until(info.NextProcessAt); info.State != asynq.TaskStateScheduled || wait > time.Hour {
+		t.Fatalf("escalation %s in %s, want within the hour now set", info.State, wait)
+	}
+	a.clk.Set(due.Add(time.Minute))
+	if err := insp.RunTask(task.QueueCritical, id); err != nil {
+		t.Fatal(err)
+	}
+	a.mail.WaitFor(t, 10*time.Second, "the escalation email", func([]smtptest.Message) bool { return len(staffMails(a, "alert-escalation.")) >= 1 })
+	waitSettled(t, a.st, a.clk)
+	// The task queued for the old four hours, when it runs, emails no one again.
+	if err := insp.RunTask(task.QueueCritical, "alert-escalate:"+cid+":"+alert.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.clk.Set(alert.At.Add(4*time.Hour + time.Minute))
+	waitSettled(t, a.st, a.clk)
+	if got := recipients(staffMails(a, "alert-escalation.")); !slices.Equal(got, []string{"own@s.test"}) {
+		t.Fatalf("escalation emails to %v, want the owner once", got)
 	}
 }

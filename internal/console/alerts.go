@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/nudgehq/nudge/internal/store"
+	"github.com/nudgehq/nudge/internal/task"
 	"github.com/nudgehq/nudge/internal/web"
 )
 
@@ -136,12 +139,45 @@ func (s *Server) alertSettings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.escalateSooner(r.Context(), p.Clinic, set.Escalation); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.audit(r, p, "alert.settings", "", fmt.Sprintf("unanswered %d, escalation %dh", n, h))
 	to := "/console/alerts?done=settings"
 	if q := queryLang(r); q != "" {
 		to += "&" + q[1:]
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// escalateSooner queues, for every open distress alert, an escalation at
+// the escalation time just set: one queued at raise time for a longer time
+// would otherwise wait for that. A task already queued for a time that has
+// not changed is the same task (its id names the time); the one queued for
+// a later time finds the owners emailed already, or the alert acknowledged,
+// and does nothing.
+func (s *Server) escalateSooner(ctx context.Context, cid string, after time.Duration) error {
+	alerts, err := s.c.Store.Alerts(ctx, cid)
+	if err != nil {
+		return err
+	}
+	now := s.c.Now()
+	for _, a := range alerts {
+		if a.State != store.AlertOpen || a.KindOf() != store.AlertDistress {
+			continue
+		}
+		due := a.At.Add(after)
+		t, err := task.NewEscalateAlert(task.EscalateAlert{ClinicID: cid, AlertID: a.ID}, due.Sub(now))
+		if err != nil {
+			return err
+		}
+		id := "alert-escalate:" + cid + ":" + a.ID + ":" + strconv.FormatInt(due.Unix(), 10)
+		if _, err := s.c.Enqueue.EnqueueContext(ctx, t, asynq.TaskID(id)); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("queue the escalation of alert %s: %w", a.ID, err)
+		}
+	}
+	return nil
 }
 
 func (s *Server) alertAcknowledge(w http.ResponseWriter, r *http.Request) {
