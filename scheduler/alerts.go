@@ -22,8 +22,6 @@ type AlertPlannerConfig struct {
 	Enqueuer Enqueuer
 	Now      func() time.Time
 	Logger   *slog.Logger
-	// Zone is a clinic's time zone for its digests; nil or "" is UTC.
-	Zone func(clinicID string) string
 	// Batch is how many unanswered prompts are checked at once.
 	Batch int
 }
@@ -125,12 +123,10 @@ func (p *AlertPlanner) digests(ctx context.Context, now time.Time) (int, error) 
 	queued := 0
 	var errs []error
 	for _, c := range clinics {
-		zone := ""
-		if p.c.Zone != nil {
-			zone = p.c.Zone(c.ID)
-		}
-		loc, err := LoadZone(zone)
-		if err != nil || zone == "" {
+		// The digest goes on Monday morning in the clinic's zone (UTC when
+		// it has none).
+		loc, err := LoadZone(c.TimeZone)
+		if err != nil || c.TimeZone == "" {
 			loc = time.UTC
 		}
 		week, monday, due := DigestWeek(now, loc)

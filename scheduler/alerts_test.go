@@ -104,3 +104,50 @@ func TestDigestsAreQueuedOncePerClinicianAndWeek(t *testing.T) {
 		t.Errorf("after it went: %+v %v, want nothing", pass, err)
 	}
 }
+
+// A clinic with a zone of its own gets its digests on Monday morning
+// there, for the week that ended at its own Monday midnight.
+func TestDigestsFollowTheClinicsZone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Client(t, redistest.DBScheduler)
+	st := store.New(rdb, redistest.Prefix(t))
+	q := asynq.NewClientFromRedisClient(rdb)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	cid := "clinic" + store.NewID()[:8]
+	if err := st.CreateClinic(ctx, domain.Clinic{ID: cid, Name: "Eastside", TimeZone: "America/New_York", CreatedAt: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.Clinic(ctx, cid)
+	if err != nil || c.TimeZone != "America/New_York" {
+		t.Fatalf("the clinic's zone is not kept: %q, %v", c.TimeZone, err)
+	}
+	clinician := store.Staff{ID: store.NewID(), Clinic: cid, Email: "dr@" + cid + ".test", Role: store.RoleClinician}
+	if err := st.AddStaff(ctx, clinician); err != nil {
+		t.Fatal(err)
+	}
+	taskID := "digest:" + clinician.ID + ":2026-W51"
+	t.Cleanup(func() { _ = insp.DeleteTask(task.QueueDefault, taskID) })
+	ny, _ := time.LoadLocation("America/New_York")
+
+	now := time.Date(2026, 12, 14, 7, 0, 0, 0, time.UTC) // 02:00 in New York
+	planner := scheduler.NewAlertPlanner(scheduler.AlertPlannerConfig{Store: st, Enqueuer: q, Now: func() time.Time { return now }})
+	if pass, err := planner.Tick(ctx); err != nil || pass.Digests != 0 {
+		t.Fatalf("07:00 UTC, before dawn in New York: %+v %v, want none yet", pass, err)
+	}
+	now = time.Date(2026, 12, 14, 7, 0, 0, 0, ny)
+	if pass, err := planner.Tick(ctx); err != nil || pass.Digests != 1 {
+		t.Fatalf("07:00 in New York: %+v %v, want the clinician's digest", pass, err)
+	}
+	info, err := insp.GetTaskInfo(task.QueueDefault, taskID)
+	if err != nil {
+		t.Fatalf("the digest task: %v", err)
+	}
+	var p task.SendDigest
+	if err := json.Unmarshal(info.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.From != time.Date(2026, 12, 7, 0, 0, 0, 0, ny).Unix() || p.To != time.Date(2026, 12, 14, 0, 0, 0, 0, ny).Unix() {
+		t.Errorf("digest week %s to %s, want New York's Monday to Monday", time.Unix(p.From, 0).In(ny), time.Unix(p.To, 0).In(ny))
+	}
+}

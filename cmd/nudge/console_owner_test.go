@@ -248,14 +248,19 @@ func TestConsoleOwnerSettings(t *testing.T) {
 			t.Errorf("%v: %d, no error by %s", bad.form, r.status, bad.field)
 		}
 	}
+	// A zone that does not exist: the message by the field, and what was typed.
+	r := consoleDo(t, a, "POST", "/console/settings", s, url.Values{"display_name": {"Calm"}, "sign_off": {"Team"}, "crisis_text": {""}, "cap_day": {"1"}, "cap_week": {"3"}, "time_zone": {"Mars/Olympus_Mons"}})
+	if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, `id="time_zone-error"`) || !strings.Contains(r.body, `value="Mars/Olympus_Mons"`) {
+		t.Errorf("unknown zone: %d, no error by the field", r.status)
+	}
 	if after, _ := a.st.Clinic(ctx, cid); after != before {
 		t.Errorf("refused settings were stored: %+v", after)
 	}
-	r := consoleDo(t, a, "POST", "/console/settings", s, url.Values{"display_name": {"Calm Care"}, "sign_off": {"The Calm team"}, "crisis_text": {"Out of hours: 555 0199"}, "cap_day": {"2"}, "cap_week": {"5"}})
+	r = consoleDo(t, a, "POST", "/console/settings", s, url.Values{"display_name": {"Calm Care"}, "sign_off": {"The Calm team"}, "crisis_text": {"Out of hours: 555 0199"}, "cap_day": {"2"}, "cap_week": {"5"}, "time_zone": {" Europe/London "}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("save: %d %s", r.status, r.body)
 	}
-	if c, _ := a.st.Clinic(ctx, cid); c.DisplayName != "Calm Care" || c.SignOff != "The Calm team" || c.CrisisText != "Out of hours: 555 0199" || c.CapDay != 2 || c.CapWeek != 5 {
+	if c, _ := a.st.Clinic(ctx, cid); c.DisplayName != "Calm Care" || c.SignOff != "The Calm team" || c.CrisisText != "Out of hours: 555 0199" || c.CapDay != 2 || c.CapWeek != 5 || c.TimeZone != "Europe/London" {
 		t.Errorf("stored: %+v", c)
 	}
 

@@ -7,12 +7,16 @@ import (
 
 	"github.com/nudgehq/nudge/internal/domain"
 	"github.com/nudgehq/nudge/internal/render"
+	"github.com/nudgehq/nudge/scheduler"
 )
 
 // Settings are what a clinic's owners change about its messages.
 type Settings struct {
 	DisplayName, SignOff, CrisisText string
 	CapDay, CapWeek                  int // 0: the default
+	// TimeZone is the clinic's zone (IANA name; "" is UTC), for its staff's
+	// weekly digest.
+	TimeZone string
 }
 
 // UpdateSettings checks and stores a clinic's display name, sign-off,
@@ -37,6 +41,12 @@ func (s *Service) UpdateSettings(ctx context.Context, cid string, in Settings) (
 	case utf8.RuneCountInString(in.SignOff) > MaxSignOffLen:
 		return domain.Clinic{}, fieldErr("sign_off", "at most %d characters", MaxSignOffLen)
 	}
+	in.TimeZone = strings.TrimSpace(in.TimeZone)
+	if in.TimeZone != "" {
+		if _, err := scheduler.LoadZone(in.TimeZone); err != nil {
+			return domain.Clinic{}, fieldErr("time_zone", "not a time zone we know; use a name such as America/New_York")
+		}
+	}
 	capDay, capWeek, err := caps(in.CapDay, in.CapWeek)
 	if err != nil {
 		return domain.Clinic{}, err
@@ -47,7 +57,7 @@ func (s *Service) UpdateSettings(ctx context.Context, cid string, in Settings) (
 	if in.SignOff == "" {
 		in.SignOff = "Your care team"
 	}
-	c.DisplayName, c.SignOff, c.CrisisText, c.CapDay, c.CapWeek = in.DisplayName, in.SignOff, in.CrisisText, capDay, capWeek
+	c.DisplayName, c.SignOff, c.CrisisText, c.CapDay, c.CapWeek, c.TimeZone = in.DisplayName, in.SignOff, in.CrisisText, capDay, capWeek, in.TimeZone
 	if err := s.c.Store.SetClinicSettings(ctx, c); err != nil {
 		return domain.Clinic{}, err
 	}

@@ -25,6 +25,7 @@ import (
 type settingsForm struct {
 	DisplayName, SignOff, CrisisText string
 	CapDay, CapWeek                  string
+	TimeZone                         string
 	Idle                             string
 	RequireTOTP                      bool
 	WebhookURL                       string
@@ -64,7 +65,7 @@ func (s *Server) settingsRender(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].CreatedAt.Before(keys[j].CreatedAt) })
-	d.Form = settingsForm{DisplayName: c.DisplayName, SignOff: c.SignOff, CrisisText: c.CrisisText, CapDay: strconv.Itoa(c.CapDay), CapWeek: strconv.Itoa(c.CapWeek),
+	d.Form = settingsForm{DisplayName: c.DisplayName, SignOff: c.SignOff, CrisisText: c.CrisisText, CapDay: strconv.Itoa(c.CapDay), CapWeek: strconv.Itoa(c.CapWeek), TimeZone: c.TimeZone,
 		Idle: strconv.Itoa(cs.IdleMinutes), RequireTOTP: cs.RequireTOTP, WebhookURL: c.WebhookURL}
 	if typed != nil {
 		typed(&d.Form)
@@ -90,6 +91,8 @@ func fieldMessage(tr func(string, ...any) string, fe *clinic.FieldError) string 
 		return tr("owner.settings.err.crisis_text", clinic.MaxCrisisTextLen)
 	case "cap_day", "cap_week":
 		return tr("owner.settings.err.caps", domain.MaxCapDay, domain.MaxCapWeek)
+	case "time_zone":
+		return tr("owner.settings.err.time_zone")
 	}
 	return tr("owner.settings.err.url") + " (" + fe.Message + ")"
 }
@@ -104,6 +107,7 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	typed := func(t *settingsForm) {
 		t.DisplayName, t.SignOff, t.CrisisText, t.CapDay, t.CapWeek = f.Get("display_name"), f.Get("sign_off"), f.Get("crisis_text"), f.Get("cap_day"), f.Get("cap_week")
+		t.TimeZone = f.Get("time_zone")
 	}
 	errs := map[string]string{}
 	capDay, err1 := strconv.Atoi(strings.TrimSpace(f.Get("cap_day")))
@@ -125,6 +129,7 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 	}
 	after, err := s.c.Service.UpdateSettings(r.Context(), p.Clinic, clinic.Settings{
 		DisplayName: f.Get("display_name"), SignOff: f.Get("sign_off"), CrisisText: f.Get("crisis_text"), CapDay: capDay, CapWeek: capWeek,
+		TimeZone: f.Get("time_zone"),
 	})
 	var fe *clinic.FieldError
 	if errors.As(err, &fe) {
@@ -142,6 +147,7 @@ func (s *Server) settingsSave(w http.ResponseWriter, r *http.Request) {
 	}{
 		{"display_name", before.DisplayName != after.DisplayName}, {"sign_off", before.SignOff != after.SignOff},
 		{"crisis_text", before.CrisisText != after.CrisisText}, {"cap_day", before.CapDay != after.CapDay}, {"cap_week", before.CapWeek != after.CapWeek},
+		{"time_zone", before.TimeZone != after.TimeZone},
 	} {
 		if c.diff {
 			changed = append(changed, c.name)

@@ -174,7 +174,11 @@ type Clinic struct {
 	// CapDay and CapWeek limit prompts per client: at most CapDay in one
 	// local day and CapWeek in any seven days.
 	CapDay, CapWeek int
-	CreatedAt       time.Time
+	// TimeZone is the clinic's own zone (IANA), for what is planned by the
+	// clinic's week rather than a client's: its staff's weekly digest. ""
+	// is UTC.
+	TimeZone  string
+	CreatedAt time.Time
 }
 
 // Frequency caps for a clinic's prompts: the defaults, and the most a clinic

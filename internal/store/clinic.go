@@ -39,6 +39,7 @@ const (
 	fcCapDay    = "cd"
 	fcCapWeek   = "cw"
 	fcCreatedAt = "ca"
+	fcZone      = "tz"
 )
 
 func (s *Store) clinicKey(cid string) string        { return s.prefix + "clinic:" + cid }
@@ -71,7 +72,7 @@ func (s *Store) CreateClinic(ctx context.Context, c domain.Clinic, webhookSecret
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, s.clinicKey(c.ID), fcDisplay, c.DisplayName, fcSignOff, c.SignOff, fcHelpText, c.HelpText, fcCrisis, c.CrisisText, fcWebhook, c.WebhookURL,
-			fcSecret, webhookSecret, fcCapDay, c.CapDay, fcCapWeek, c.CapWeek, fcCreatedAt, unix(c.CreatedAt))
+			fcSecret, webhookSecret, fcCapDay, c.CapDay, fcCapWeek, c.CapWeek, fcZone, c.TimeZone, fcCreatedAt, unix(c.CreatedAt))
 		p.ZAdd(ctx, s.clinicsKey(), redis.Z{Score: float64(c.CreatedAt.Unix()), Member: c.ID})
 		return nil
 	})
@@ -94,7 +95,7 @@ func (s *Store) Clinic(ctx context.Context, cid string) (domain.Clinic, error) {
 	capWeek, _ := strconv.Atoi(m[fcCapWeek])
 	return domain.Clinic{
 		ID: cid, Name: m[fcName], DisplayName: m[fcDisplay], SignOff: m[fcSignOff], HelpText: m[fcHelpText], CrisisText: m[fcCrisis], WebhookURL: m[fcWebhook],
-		CapDay: capDay, CapWeek: capWeek, CreatedAt: fromUnix(m[fcCreatedAt]),
+		CapDay: capDay, CapWeek: capWeek, TimeZone: m[fcZone], CreatedAt: fromUnix(m[fcCreatedAt]),
 	}, nil
 }
 

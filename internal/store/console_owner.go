@@ -194,11 +194,11 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1`)
 
-// SetClinicSettings stores a clinic's display name, sign-off, crisis text
-// and caps (checked by the caller).
+// SetClinicSettings stores a clinic's display name, sign-off, crisis text,
+// caps and time zone (checked by the caller).
 func (s *Store) SetClinicSettings(ctx context.Context, c domain.Clinic) error {
 	n, err := setClinicSettingsScript.Run(ctx, s.rdb, []string{s.clinicKey(c.ID)},
-		fcDisplay, c.DisplayName, fcSignOff, c.SignOff, fcCrisis, c.CrisisText, fcCapDay, c.CapDay, fcCapWeek, c.CapWeek).Int()
+		fcDisplay, c.DisplayName, fcSignOff, c.SignOff, fcCrisis, c.CrisisText, fcCapDay, c.CapDay, fcCapWeek, c.CapWeek, fcZone, c.TimeZone).Int()
 	if err != nil {
 		return fmt.Errorf("set settings of clinic %s: %w", c.ID, err)
 	}
