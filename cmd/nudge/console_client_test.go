@@ -527,6 +527,27 @@ func TestConsoleDischargedClientGetsNothing(t *testing.T) {
 	if log := auditActions(t, a, cid); count(log, "owner@g.test client.discharge "+gone) != 1 {
 		t.Errorf("audit log: %q", log)
 	}
+
+	// Undone: active again, off the retention list, and prompts are planned
+	// from the next session set.
+	if r := consoleDo(t, a, "POST", "/console/clients/"+gone+"/readmit", s, url.Values{}); r.status != http.StatusSeeOther {
+		t.Fatalf("readmit: %d", r.status)
+	}
+	if sub, _ := a.st.Subscriber(ctx, gone); sub.Status != domain.Active {
+		t.Fatalf("status after the discharge was undone: %s, want active", sub.Status)
+	}
+	if left, _ := a.st.DischargedBefore(ctx, a.clk.Now().AddDate(2, 0, 0), 10); len(left) != 0 {
+		t.Errorf("a readmitted client is still due for erasure: %v", left)
+	}
+	if r := consoleDo(t, a, "POST", "/console/clients/"+gone+"/session", s, url.Values{"at": {"2026-12-16T10:00"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("a session after readmission: %d", r.status)
+	}
+	if planned, _ := a.st.PlannedPrompts(ctx, gone); len(planned) == 0 {
+		t.Errorf("no prompt planned after readmission and a new session")
+	}
+	if log := auditActions(t, a, cid); count(log, "owner@g.test client.readmit "+gone) != 1 {
+		t.Errorf("audit log: %q", log)
+	}
 }
 
 func TestConsoleRemoveAsksFirstThenErases(t *testing.T) {
@@ -656,6 +677,7 @@ func TestConsoleClientRoutesIsolation(t *testing.T) {
 			{"GET", c + "/export.csv", nil},
 			{"GET", c + "/discharge", nil},
 			{"POST", c + "/discharge", url.Values{}},
+			{"POST", c + "/readmit", url.Values{}},
 			{"GET", c + "/remove", nil},
 			{"POST", c + "/remove", url.Values{}},
 		}

@@ -35,6 +35,24 @@ func (s *Service) Discharge(ctx context.Context, cid, id, by string) (ClientView
 	return ClientView{Subscriber: st.Client, NextSession: st.NextSession(now)}, nil
 }
 
+// Readmit undoes a discharge within its retention: the client is active
+// again (pending if they never confirmed a channel) and their prompts are
+// planned again from their sessions. A client not discharged is left as
+// it is.
+func (s *Service) Readmit(ctx context.Context, cid, id, by string) (ClientView, error) {
+	now := s.c.Now()
+	ev := store.ConsentEvent{At: now, Action: store.ConsentReadmit, Source: "clinic", Detail: "discharge undone by " + by}
+	if _, err := s.c.Store.Readmit(ctx, cid, id, ev); err != nil {
+		return ClientView{}, err
+	}
+	st, err := s.c.Store.UpdatePrompts(ctx, cid, id, now, func(*store.PromptState) error { return nil }, s.plan(now))
+	if err != nil {
+		return ClientView{}, err
+	}
+	s.c.Logger.Info("client readmitted", "clinic_id", cid, "client_id", id)
+	return ClientView{Subscriber: st.Client, NextSession: st.NextSession(now)}, nil
+}
+
 // DischargeRetention is how long a discharged client's record, answers and
 // replies are kept before they are erased: the 400 days replies and the
 // audit log are kept.

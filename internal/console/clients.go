@@ -345,7 +345,7 @@ func (s *Server) clientPage(w http.ResponseWriter, r *http.Request, status int, 
 func noticeText(r *http.Request, tr func(string, ...any) string) string {
 	switch done := r.URL.Query().Get("done"); done {
 	case "paused", "resumed", "assigned", "acknowledged", "resolved",
-		"enrolled", "session", "prompt_added", "prompt_removed", "note_added", "note_deleted", "discharged", "removed":
+		"enrolled", "session", "prompt_added", "prompt_removed", "note_added", "note_deleted", "discharged", "readmitted", "removed":
 		return tr("done." + done)
 	}
 	return ""

@@ -149,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /console/clients/{id}/export.csv", s.staffOnly(s.export))
 	mux.Handle("GET /console/clients/{id}/discharge", s.staffOnly(s.clientConfirm("discharge")))
 	mux.Handle("POST /console/clients/{id}/discharge", s.staffOnly(s.clientDischarge))
+	mux.Handle("POST /console/clients/{id}/readmit", s.staffOnly(s.clientReadmit))
 	mux.Handle("GET /console/clients/{id}/remove", s.staffOnly(s.clientConfirm("remove")))
 	mux.Handle("POST /console/clients/{id}/remove", s.staffOnly(s.clientRemove))
 	mux.Handle("GET /console/static/prompt.js", http.HandlerFunc(s.promptScript))

@@ -332,6 +332,22 @@ func (s *Server) clientDischarge(w http.ResponseWriter, r *http.Request) {
 	s.backToClient(w, r, id, "discharged")
 }
 
+// clientReadmit undoes a discharge.
+func (s *Server) clientReadmit(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	id := r.PathValue("id")
+	if _, err := s.client(r.Context(), p, id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.c.Service.Readmit(r.Context(), p.Clinic, id, p.StaffID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.audit(r, p, "client.readmit", id, "")
+	s.backToClient(w, r, id, "readmitted")
+}
+
 // clientRemove erases a client and everything queued for them.
 func (s *Server) clientRemove(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)

@@ -167,6 +167,8 @@ var clientTexts = map[string]map[string]string{
 		"done.note_added":          "Note added.",
 		"done.note_deleted":        "Note deleted.",
 		"done.discharged":          "Client discharged.",
+		"done.readmitted":          "Discharge undone: prompts go out again from the next session.",
+		"readmit.button":           "Undo the discharge",
 		"done.removed":             "Client removed.",
 	},
 	"es": {
@@ -332,6 +334,8 @@ var clientTexts = map[string]map[string]string{
 		"done.note_added":          "Nota añadida.",
 		"done.note_deleted":        "Nota borrada.",
 		"done.discharged":          "Alta clínica hecha.",
+		"done.readmitted":          "Alta clínica anulada: los mensajes vuelven a salir desde la próxima sesión.",
+		"readmit.button":           "Anular el alta clínica",
 		"done.removed":             "Se eliminó el expediente.",
 	},
 }

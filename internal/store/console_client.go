@@ -250,5 +250,48 @@ func (s *Store) ForgetDischarged(ctx context.Context, cid, id string) error {
 	return nil
 }
 
+// Readmit undoes a discharge: the client is active again if they had
+// confirmed a channel, pending otherwise, and leaves the discharged list.
+// It returns false when the client was not discharged. Prompts are the
+// caller's to plan again (clinic.Service.Readmit).
+func (s *Store) Readmit(ctx context.Context, cid, id string, ev ConsentEvent) (bool, error) {
+	key := s.subKey(id)
+	var changed bool
+	txf := func(tx *redis.Tx) error {
+		changed = false
+		m, err := tx.HMGet(ctx, key, fStatus, fClinic, fConfirmedAt).Result()
+		if err != nil {
+			return err
+		}
+		if m[0] == nil || cid == "" || str(m[1]) != cid {
+			return ErrNotFound
+		}
+		if domain.Status(str(m[0])) != domain.Discharged {
+			return nil
+		}
+		to := domain.Active
+		if fromUnix(str(m[2])).IsZero() {
+			to = domain.Pending
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, fStatus, string(to))
+			p.ZRem(ctx, s.dischargedKey(), cid+"|"+id)
+			s.appendConsent(ctx, p, id, ev)
+			return nil
+		})
+		if err == nil {
+			changed = true
+		}
+		return err
+	}
+	if err := s.watch(ctx, txf, key); err != nil {
+		return false, fmt.Errorf("readmit %s: %w", id, err)
+	}
+	return changed, nil
+}
+
+// ConsentReadmit is the consent ledger's action for a discharge undone.
+const ConsentReadmit = "readmit"
+
 // ConsentDischarge is the consent ledger's action for a discharge.
 const ConsentDischarge = "discharge"
