@@ -348,8 +348,9 @@ type soakSample struct {
 
 // soakClasses name the kinds of key whose memory is summed apart: the
 // delivery records (kept 90 days), the sent history (for the monthly
-// review), asynq's task hashes (a completed one is kept 48 hours) and
-// everything else, which should stay flat once every program has run.
+// review), asynq's task hashes and its index of completed tasks (a
+// completed task is kept 48 hours) and everything else, which should stay
+// flat once every program has run.
 var soakClasses = []string{"delivery records", "sent history", "asynq tasks", "everything else"}
 
 func soakClass(key string) string {
@@ -358,8 +359,8 @@ func soakClass(key string) string {
 		return "delivery records"
 	case strings.HasPrefix(key, "nudge:sent:"):
 		return "sent history"
-	case strings.HasPrefix(key, "asynq:") && strings.Contains(key, "}:t:"):
-		return "asynq tasks"
+	case strings.HasPrefix(key, "asynq:") && (strings.Contains(key, "}:t:") || strings.HasSuffix(key, "}:completed")):
+		return "asynq tasks" // the task hashes and the index of those completed
 	}
 	return "everything else"
 }
