@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"regexp"
 	"strings"
@@ -378,6 +379,79 @@ func TestConsoleJourneyInTheBrowser(t *testing.T) {
 	for _, e := range raw {
 		if strings.Contains(e.Detail, "walk") || strings.Contains(e.Detail, "ending") {
 			t.Errorf("a client's words in the audit log: %+v", e)
+		}
+	}
+}
+
+// TestConsoleClientsListShowsTheChange: the clients list shows each
+// client's last score with its change from the answer before, as a sign
+// and in words, in English and Spanish; a first answer has no change; the
+// scores show only to those who may see the client.
+func TestConsoleClientsListShowsTheChange(t *testing.T) {
+	a := startSMSApp(t, time.Date(2026, 12, 9, 15, 0, 0, 0, time.UTC), "US")
+	ctx := context.Background()
+	cid, key := newClinic(t, a, "Clinic C")
+	otherCID, _ := newClinic(t, a, "Clinic O")
+	addStaff(t, a, cid, "owner@c.test", "owner")
+	doc := addStaff(t, a, cid, "doc@c.test", "clinician")
+	addStaff(t, a, cid, "two@c.test", "clinician")
+	addStaff(t, a, otherCID, "owner@o.test", "owner")
+	clients := map[string][]int{"Ana": {2, 4}, "Ben": {3, 5, 4}, "Cai": {3, 3}, "Dee": {5}, "Eli": nil}
+	ids := map[string]string{}
+	for name, scores := range clients {
+		id := enrolByEmail(t, a, key, name, strings.ToLower(name)+"@client.test")
+		ids[name] = id
+		staffCLI(t, a, "assign", "--clinic", cid, "--staff", doc, "--client", id)
+		for i, score := range scores {
+			day := a.clk.Now().AddDate(0, 0, i-7)
+			if err := a.st.RecordAnswer(ctx, id, store.Answer{Occurrence: "weekly-checkin:" + day.Format("2006-01-02"), Score: score,
+				Channel: "email", AnsweredAt: day, SentAt: day}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cell := func(body, id string) string {
+		m := regexp.MustCompile(`(?s)<a href="/console/clients/` + id + `\?lang=\w+">.*?</tr>`).FindString(body)
+		cells := regexp.MustCompile(`<td>(.*?)</td>`).FindAllStringSubmatch(m, -1)
+		if len(cells) < 5 {
+			t.Fatalf("no row for %s", id)
+		}
+		return html.UnescapeString(cells[4][1])
+	}
+	want := map[string]map[string]string{
+		"en": {
+			"Ana": `4 <span class="change" role="img" aria-label="up 2 from the answer before" title="up 2 from the answer before">(+2)</span>`,
+			"Ben": `4 <span class="change" role="img" aria-label="down 1 from the answer before" title="down 1 from the answer before">(−1)</span>`,
+			"Cai": `3 <span class="change" role="img" aria-label="the same as the answer before" title="the same as the answer before">(=)</span>`,
+			"Dee": `5`, "Eli": ``,
+		},
+		"es": {
+			"Ana": `4 <span class="change" role="img" aria-label="2 más que la respuesta anterior" title="2 más que la respuesta anterior">(+2)</span>`,
+			"Ben": `4 <span class="change" role="img" aria-label="1 menos que la respuesta anterior" title="1 menos que la respuesta anterior">(−1)</span>`,
+			"Cai": `3 <span class="change" role="img" aria-label="igual que la respuesta anterior" title="igual que la respuesta anterior">(=)</span>`,
+			"Dee": `5`, "Eli": ``,
+		},
+	}
+	owner := signIn(t, a, "owner@c.test", 1)
+	s := signIn(t, a, "doc@c.test", 1)
+	for _, session := range []string{owner, s} {
+		for lang, cells := range want {
+			r := consoleDo(t, a, "GET", "/console/clients?lang="+lang, session, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("%s list: %d", lang, r.status)
+			}
+			for name, w := range cells {
+				if got := cell(r.body, ids[name]); got != w {
+					t.Errorf("%s: %s's last score reads %q, want %q", lang, name, got, w)
+				}
+			}
+		}
+	}
+	// Neither an unassigned clinician nor another clinic sees them.
+	for _, who := range []string{"two@c.test", "owner@o.test"} {
+		r := consoleDo(t, a, "GET", "/console/clients", signIn(t, a, who, 1), nil)
+		if r.status != http.StatusOK || strings.Contains(r.body, `class="change"`) || strings.Contains(r.body, ids["Ana"]) {
+			t.Errorf("%s's list shows the others' scores: %d", who, r.status)
 		}
 	}
 }
