@@ -262,6 +262,7 @@ func TestConsoleJourneyInTheBrowser(t *testing.T) {
 	if got := b.text(`table.schedules tbody tr`); !strings.Contains(got, "⚠") {
 		t.Errorf("no alert flag on the list: %q", got)
 	}
+	b.axeClean(axe, "clients with an alert")
 	b.press(`nav a[href^="/console/alerts"]`)
 	if got := b.text("table.schedules tbody"); !strings.Contains(got, "Jo") || !strings.Contains(got, "Distress") || strings.Contains(got, "ending") {
 		t.Errorf("the alerts table reads %q", got)
@@ -337,6 +338,7 @@ func TestConsoleJourneyInTheBrowser(t *testing.T) {
 	if got := b.text("h1"); got != "This link does not work" {
 		t.Errorf("a reused link shows %q", got)
 	}
+	b.axeClean(axe, "a link that does not work")
 	refused(t, b, a, "a reused link", "Jo", id)
 
 	// A link older than 15 minutes is refused (the owner's: an address
