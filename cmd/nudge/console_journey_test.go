@@ -238,7 +238,7 @@ func TestConsoleJourneyInTheBrowser(t *testing.T) {
 	if got := get(b, "read the chart's description", chromedp.Evaluate[string](`document.querySelector('svg[role="img"] desc').textContent`)); got == "" {
 		t.Errorf("the chart has no description")
 	}
-	rows := get(b, "read the scores table", chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.schedules')].filter(t => t.caption && t.caption.textContent.includes('core')).flatMap(t => [...t.tBodies[0].rows].map(r => r.innerText))`))
+	rows := get(b, "read the scores table", chromedp.Evaluate[[]string](`[...document.querySelectorAll('table.schedules')].filter(t => t.caption && t.caption.textContent.startsWith('Scores')).flatMap(t => [...t.tBodies[0].rows].map(r => r.innerText))`))
 	if len(rows) != 2 || !strings.Contains(rows[0], "2026-12-11\t2") || !strings.Contains(rows[1], "2026-12-12\t4") {
 		t.Errorf("the chart's table: %q", rows)
 	}
