@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,7 +22,8 @@ import (
 type clientRow struct {
 	ID, FirstName, Status, Channels, Clinician string
 	Paused                                     bool
-	LastScore                                  int // 0: none
+	LastScore                                  int    // 0: none
+	Change, ChangeText                         string // the change from the answer before, as shown and as read out; "" for a first answer
 	OpenAlert                                  bool
 	NextSession                                string // in the client's zone; "" none
 }
@@ -143,6 +145,9 @@ func (s *Server) clientList(w http.ResponseWriter, r *http.Request) {
 			}
 			if n := len(ratings); n > 0 {
 				row.LastScore = ratings[n-1].Score
+				if n > 1 {
+					row.Change, row.ChangeText = scoreChange(ratings[n-1].Score-ratings[n-2].Score, tr)
+				}
 			}
 			d.Rows = append(d.Rows, row)
 		}
@@ -168,6 +173,18 @@ func (s *Server) clientList(w http.ResponseWriter, r *http.Request) {
 		d.Next = "/console/clients?" + v.Encode()
 	}
 	s.render(w, http.StatusOK, locale, "clients", page{Title: tr("clients.title"), Who: p, Lang: locale, Path: r.URL.Path, Data: d, Notice: noticeText(r, tr)})
+}
+
+// scoreChange is a score's change from the answer before, as the list
+// shows it ("+2", "−1", "=") and in words for a screen reader.
+func scoreChange(diff int, tr func(string, ...any) string) (string, string) {
+	switch {
+	case diff > 0:
+		return fmt.Sprintf("+%d", diff), tr("journey.change_up", diff)
+	case diff < 0:
+		return fmt.Sprintf("−%d", -diff), tr("journey.change_down", -diff)
+	}
+	return "=", tr("journey.change_same")
 }
 
 // staffNames maps a clinic's staff ids to their addresses.

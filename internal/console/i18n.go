@@ -9,7 +9,7 @@ import (
 // catalogue is the console's text, per locale (the locales of the public
 // pages), joined from each part's texts. A missing key shows as [[key]],
 // for the tests to find.
-var catalogue = joinCatalogues(baseTexts, ownerTexts, alertTexts, clientTexts)
+var catalogue = joinCatalogues(baseTexts, ownerTexts, alertTexts, clientTexts, journeyTexts)
 
 // joinCatalogues merges parts' texts per locale; a key given twice is a
 // programming error found at start-up.
