@@ -261,7 +261,9 @@ func (s *Store) CheckUnanswered(ctx context.Context, client string, now time.Tim
 	if err != nil {
 		return Alert{}, false, err
 	}
-	if sub.Clinic == "" {
+	if sub.Clinic == "" || sub.Status == domain.Discharged || sub.Status == domain.Unsubscribed {
+		// A client who stopped or was discharged is not leaving prompts
+		// unanswered.
 		return Alert{}, false, nil
 	}
 	set, err := s.AlertSettingsOf(ctx, sub.Clinic)

@@ -248,3 +248,26 @@ func TestDigestCountsOnlyTheClinicians(t *testing.T) {
 		t.Errorf("marked twice")
 	}
 }
+
+// A discharged client's last prompts raise no unanswered alert.
+func TestUnansweredRaisesNothingForADischargedClient(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	id := alertClinic(t, st, "clinicd", "+447700900233")
+	day := func(n int) time.Time { return t0.Add(time.Duration(n) * 24 * time.Hour) }
+	for n := 1; n <= 3; n++ {
+		occ := fmt.Sprintf("between-session:p%d|0", n)
+		if err := st.MarkSent(ctx, id, occ, day(n)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.NotePromptSent(ctx, id, occ, day(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Discharge(ctx, "clinicd", id, store.ConsentEvent{At: day(3), Action: store.ConsentDischarge}); err != nil {
+		t.Fatal(err)
+	}
+	if a, raised, err := st.CheckUnanswered(ctx, id, day(10)); err != nil || raised {
+		t.Errorf("a discharged client raised an unanswered alert: %+v %v %v", a, raised, err)
+	}
+}

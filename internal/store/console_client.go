@@ -191,7 +191,9 @@ func (s *Store) Discharge(ctx context.Context, cid, id string, ev ConsentEvent) 
 		}
 		progs, zone := str(m[1]), str(m[3])
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, fStatus, string(domain.Discharged))
+			// An opt-out survives the discharge: a readmission and an
+			// erasure read it back.
+			p.HSet(ctx, key, fStatus, string(domain.Discharged), fDischargedFrom, str(m[0]))
 			// Kept for the retention, then erased (DischargedBefore).
 			p.ZAdd(ctx, s.dischargedKey(), redis.Z{Score: float64(ev.At.Unix()), Member: cid + "|" + id})
 			for _, prog := range parsePrograms(progs) {
@@ -259,7 +261,7 @@ func (s *Store) Readmit(ctx context.Context, cid, id string, ev ConsentEvent) (b
 	var changed bool
 	txf := func(tx *redis.Tx) error {
 		changed = false
-		m, err := tx.HMGet(ctx, key, fStatus, fClinic, fConfirmedAt).Result()
+		m, err := tx.HMGet(ctx, key, fStatus, fClinic, fConfirmedAt, fDischargedFrom).Result()
 		if err != nil {
 			return err
 		}
@@ -270,11 +272,15 @@ func (s *Store) Readmit(ctx context.Context, cid, id string, ev ConsentEvent) (b
 			return nil
 		}
 		to := domain.Active
-		if fromUnix(str(m[2])).IsZero() {
+		switch {
+		case domain.Status(str(m[3])) == domain.Unsubscribed:
+			to = domain.Unsubscribed // a client who opted out stays out
+		case fromUnix(str(m[2])).IsZero():
 			to = domain.Pending
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, key, fStatus, string(to))
+			p.HDel(ctx, key, fDischargedFrom)
 			p.ZRem(ctx, s.dischargedKey(), cid+"|"+id)
 			s.appendConsent(ctx, p, id, ev)
 			return nil

@@ -119,3 +119,47 @@ func TestDischargeStopsPlanningAndKeepsTheRecord(t *testing.T) {
 		t.Errorf("a discharge suppressed the address")
 	}
 }
+
+// A client who opted out and was then discharged stays opted out: a
+// readmission does not turn their messages back on, and an erasure after the
+// discharge still suppresses their number.
+func TestADischargeKeepsAnOptOut(t *testing.T) {
+	st := setup(t)
+	ctx := context.Background()
+	phone := "+15555550177"
+	sub := domain.Subscriber{ID: store.NewID(), Clinic: "clinicout", FirstName: "Ana", Email: "ana-out@example.org", Phone: phone,
+		TimeZone: "UTC", Locale: "en", Status: domain.Pending, CreatedAt: t0}
+	if err := st.CreateClinic(ctx, domain.Clinic{ID: "clinicout", Name: "c", CreatedAt: t0}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnrolClient(ctx, sub, store.ConsentEvent{At: t0, Action: store.ConsentSignup}); err != nil {
+		t.Fatal(err)
+	}
+	id := sub.ID
+	if ok, err := st.Activate(ctx, id, t0, nil, store.ConsentEvent{At: t0, Action: "confirm"}); err != nil || !ok {
+		t.Fatalf("activate: %v %v", ok, err)
+	}
+	if _, err := st.Unsubscribe(ctx, id, store.ConsentEvent{At: t0, Action: "unsubscribe"}); err != nil {
+		t.Fatal(err)
+	}
+	discharge := func() {
+		t.Helper()
+		if changed, err := st.Discharge(ctx, "clinicout", id, store.ConsentEvent{At: t0, Action: store.ConsentDischarge}); err != nil || !changed {
+			t.Fatalf("discharge: %v %v", changed, err)
+		}
+	}
+	discharge()
+	if changed, err := st.Readmit(ctx, "clinicout", id, store.ConsentEvent{At: t0, Action: "readmit"}); err != nil || !changed {
+		t.Fatalf("readmit: %v %v", changed, err)
+	}
+	if got, _ := st.Client(ctx, "clinicout", id); got.Status != domain.Unsubscribed {
+		t.Errorf("readmitted an opted-out client as %s, want %s", got.Status, domain.Unsubscribed)
+	}
+	discharge()
+	if _, err := st.Erase(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if sup, err := st.Suppressed(ctx, phone); err != nil || !sup {
+		t.Errorf("erased after an opt-out and a discharge, the number is not suppressed (%v)", err)
+	}
+}

@@ -179,7 +179,7 @@ func (s *Store) erase(ctx context.Context, id string, only func(domain.Status, t
 	var res Erasure
 	txf := func(tx *redis.Tx) error {
 		res = Erasure{}
-		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms, fClinic, fTimeZone, fCreatedAt).Result()
+		m, err := tx.HMGet(ctx, key, fEmail, fPhone, fStatus, fSMSStatus, fPrograms, fClinic, fTimeZone, fCreatedAt, fDischargedFrom).Result()
 		if err != nil {
 			return err
 		}
@@ -189,6 +189,7 @@ func (s *Store) erase(ctx context.Context, id string, only func(domain.Status, t
 		if only != nil && (m[2] == nil || !only(status, fromUnix(str(7)))) {
 			return nil
 		}
+		optedOut := status == domain.Unsubscribed || status == domain.Discharged && domain.Status(str(8)) == domain.Unsubscribed
 		planned, err := tx.SMembers(ctx, s.pplanKey(id)).Result()
 		if err != nil {
 			return err
@@ -211,7 +212,7 @@ func (s *Store) erase(ctx context.Context, id string, only func(domain.Status, t
 			}
 			// A client's prompts, sessions and plan; keys a public
 			// subscriber never has are simply not there.
-			keys = append(keys, s.sessKey(id), s.promptsKey(id), s.pplanKey(id), s.cappedKey(id), s.dlvIndexKey(id), s.clientNotesKey(id), s.sessionLogKey(id))
+			keys = append(keys, s.sessKey(id), s.promptsKey(id), s.pplanKey(id), s.cappedKey(id), s.dlvIndexKey(id), s.clientNotesKey(id), s.sessionLogKey(id), s.unansweredRunKey(id))
 			p.Del(ctx, keys...)
 			for _, k := range planned {
 				p.ZRem(ctx, s.pdueKey(), id+"|"+k)
@@ -233,11 +234,11 @@ func (s *Store) erase(ctx context.Context, id string, only func(domain.Status, t
 				p.Eval(ctx, hdelIfScript, []string{s.routeKey()}, phone, id)
 				p.SRem(ctx, s.phoneOwnersKey(phone), id)
 			}
-			if status == domain.Unsubscribed && email != "" {
+			if optedOut && email != "" {
 				p.SAdd(ctx, s.suppressionKeyFor(clinic), AddressHash(email))
 				res.Suppressed = append(res.Suppressed, string(domain.Email))
 			}
-			if phone != "" && (status == domain.Unsubscribed || smsStatus == domain.SMSStopped) {
+			if phone != "" && (optedOut || smsStatus == domain.SMSStopped) {
 				p.SAdd(ctx, s.suppressionKey(), AddressHash(phone))
 				res.Suppressed = append(res.Suppressed, string(domain.SMS))
 			}

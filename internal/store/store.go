@@ -107,28 +107,29 @@ func AddressHash(addr string) string {
 
 // Subscriber hash fields.
 const (
-	fFirstName   = "fn"
-	fEmail       = "em"
-	fTimeZone    = "tz"
-	fLocale      = "lc"
-	fGoal        = "gl"
-	fPhone       = "ph"
-	fChannels    = "chn"
-	fSMSStatus   = "ss"
-	fSMSFooterAt = "sf"
-	fSMSAskedAt  = "sq" // when the latest confirmation request was texted
-	fSMSOKAt     = "sc" // when the number's owner last confirmed texts
-	fPausedUntil = "pu"
-	fDistressAt  = "dh" // nudges held after a reply in distress, since
-	fGentleAt    = "dg" // the gentle check-in after distress went out
-	fLastNudge   = "ln"
-	fEmailOK     = "ec"
-	fReminded    = "rm"
-	fStatus      = "st"
-	fCreatedAt   = "ca"
-	fConfirmedAt = "cf"
-	fPrograms    = "pg" // comma-separated programs with a schedule
-	fClinic      = "cl" // the clinic of a client; absent on the public list
+	fFirstName      = "fn"
+	fEmail          = "em"
+	fTimeZone       = "tz"
+	fLocale         = "lc"
+	fGoal           = "gl"
+	fPhone          = "ph"
+	fChannels       = "chn"
+	fSMSStatus      = "ss"
+	fSMSFooterAt    = "sf"
+	fSMSAskedAt     = "sq" // when the latest confirmation request was texted
+	fSMSOKAt        = "sc" // when the number's owner last confirmed texts
+	fPausedUntil    = "pu"
+	fDistressAt     = "dh" // nudges held after a reply in distress, since
+	fGentleAt       = "dg" // the gentle check-in after distress went out
+	fLastNudge      = "ln"
+	fEmailOK        = "ec"
+	fReminded       = "rm"
+	fStatus         = "st"
+	fCreatedAt      = "ca"
+	fConfirmedAt    = "cf"
+	fPrograms       = "pg" // comma-separated programs with a schedule
+	fClinic         = "cl" // the clinic of a client; absent on the public list
+	fDischargedFrom = "df" // a discharged client's status before, kept for a readmission and an erasure
 )
 
 // Schedule hash fields.
